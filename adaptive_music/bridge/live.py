@@ -1,0 +1,30 @@
+"""What the bridge server needs from a live soundtrack."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class LiveSoundtrack(Protocol):
+    """The controls of a playing soundtrack (``adaptive_music.playback.Soundtrack``).
+
+    The server calls these from its own thread. ``on_beat``/``on_bar``
+    callbacks may run on any thread and must return quickly.
+    """
+
+    def set_mood(self, text: str, transition: str = "now", ramp: float | None = None) -> Any: ...
+
+    def set_intensity(self, x: float) -> Any: ...
+
+    def stinger(self, name_or_text: str) -> Any: ...
+
+    def pause(self) -> Any: ...
+
+    def resume(self) -> Any: ...
+
+    def status(self) -> dict: ...
+
+    def on_beat(self, cb: Callable[..., Any]) -> Any: ...
+
+    def on_bar(self, cb: Callable[..., Any]) -> Any: ...
