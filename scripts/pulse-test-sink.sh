@@ -1,0 +1,55 @@
+#!/bin/sh
+# Start or stop a private PulseAudio daemon with a clocked null sink, for the
+# real-playback tests and benchmarks on machines without a sound card.
+#
+#   scripts/pulse-test-sink.sh start    # prints: export XDG_RUNTIME_DIR=...
+#   scripts/pulse-test-sink.sh stop
+#   scripts/pulse-test-sink.sh status   # exit 0 when the sink answers
+#
+# Needs: apt-get install -y --no-install-recommends pulseaudio pulseaudio-utils \
+#            libasound2-plugins libportaudio2
+# Play to the ALSA/sounddevice device "pulse"; record what was played with
+#   parec -d testsink.monitor --format=float32le --rate=48000 --channels=2 --raw
+#
+# The daemon's runtime dir is $ADAPTIVE_MUSIC_PULSE_DIR (default
+# /tmp/adaptive-music-pulse); clients find the daemon through
+# XDG_RUNTIME_DIR=$ADAPTIVE_MUSIC_PULSE_DIR.
+set -eu
+
+dir="${ADAPTIVE_MUSIC_PULSE_DIR:-/tmp/adaptive-music-pulse}"
+
+answers() {
+    XDG_RUNTIME_DIR="$dir" pactl list short sinks 2>/dev/null | grep -q '^[0-9]*[[:space:]]testsink[[:space:]]'
+}
+
+case "${1:-}" in
+start)
+    command -v pulseaudio >/dev/null || { echo "pulseaudio is not installed" >&2; exit 2; }
+    mkdir -p "$dir" && chmod 700 "$dir"
+    if ! answers; then
+        XDG_RUNTIME_DIR="$dir" pulseaudio --daemonize=yes -n --exit-idle-time=-1 \
+            --load=module-native-protocol-unix \
+            --load="module-null-sink sink_name=testsink rate=48000 channels=2 format=float32le" \
+            --load=module-always-sink
+        # The daemon forks before the sink is loaded: wait until it answers.
+        i=0
+        until answers; do
+            i=$((i + 1))
+            [ "$i" -le 100 ] || { echo "pulseaudio did not come up" >&2; exit 1; }
+            sleep 0.05
+        done
+        XDG_RUNTIME_DIR="$dir" pactl set-default-sink testsink
+    fi
+    echo "export XDG_RUNTIME_DIR=$dir"
+    ;;
+stop)
+    XDG_RUNTIME_DIR="$dir" pulseaudio --kill 2>/dev/null || true
+    ;;
+status)
+    answers
+    ;;
+*)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac
