@@ -1,0 +1,57 @@
+// Cross-language check: drives a running bridge server with every request type and
+// the error cases of PROTOCOL.md, then prints one JSON object of what it saw.
+// Usage: node check.mjs COMMANDS_ADDR EVENTS_ADDR
+import { BridgeClient, BridgeError } from "./client.mjs";
+
+const [commands, events] = process.argv.slice(2);
+const client = new BridgeClient({ commands, events, timeoutMs: 5000 });
+const out = { replies: {}, errors: {}, events: {} };
+
+async function errorCode(promise) {
+  try {
+    await promise;
+    return null;
+  } catch (err) {
+    if (err instanceof BridgeError) return err.code;
+    throw err;
+  }
+}
+
+// Subscribe first, so the status event that arrives every second is seen.
+const subscription = client.subscribe("status", "mood");
+const firstEvents = (async () => {
+  for await (const { topic, data } of subscription) {
+    out.events[topic] = data;
+    if (out.events.status && out.events.mood) break;
+  }
+})();
+
+const hello = await client.hello();
+out.replies.hello = hello;
+out.replies.set_mood = await client.setMood("tense stealth, muted strings", { quantize: "now", ramp: 0.5 });
+out.replies.event = await client.event(hello.events[0]);
+out.replies.set_param = await client.setIntensity(0.25);
+out.replies.stinger = await client.stinger(hello.stingers.length ? hello.stingers[0] : "short chime");
+out.replies.pause = await client.pause();
+out.replies.resume = await client.resume();
+out.replies.status = await client.status();
+
+out.errors.unknown_type = await errorCode(client.request("teleport"));
+out.errors.bad_version = await errorCode(client.requestMessage({ v: 2, id: 900001, type: "status" }));
+out.errors.nan = await errorCode(client.setIntensity(NaN));
+out.errors.out_of_range = await errorCode(client.setIntensity(1.5));
+out.errors.missing_field = await errorCode(client.request("set_mood"));
+out.errors.wrong_type = await errorCode(client.request("set_mood", { text: 42 }));
+out.errors.unknown_event = await errorCode(client.event("no_such_event"));
+out.errors.too_large = await errorCode(client.setMood("x".repeat(5000)));
+
+// A frame that is not msgpack is answered with id nil.
+out.errors.malformed = (await client.sendRaw(Buffer.from([0xc1, 0xff, 0x00]))).error.code;
+
+// The server still answers after all of that.
+out.replies.status_after = await client.status();
+await Promise.race([firstEvents, new Promise((r) => setTimeout(r, 5000))]);
+client.close();
+console.log(JSON.stringify(out));
+process.exit(0); // the subscription may still be waiting on its socket
+
