@@ -1,0 +1,19 @@
+"""MusicGen backend: real MusicGen checkpoints through transformers, decoded by our own
+incremental loop (KV cache, per-condition cross-attention, weighted-prompt guidance)."""
+
+from .codec import encode_prompt_audio
+from .decoder import TextCondition
+from .errors import AudioPromptError, MusicgenLoadError
+from .model import MusicgenModel
+from .sampling import SamplingParams
+from .speed import measure_rtf
+
+__all__ = [
+    "AudioPromptError",
+    "MusicgenLoadError",
+    "MusicgenModel",
+    "SamplingParams",
+    "TextCondition",
+    "encode_prompt_audio",
+    "measure_rtf",
+]
