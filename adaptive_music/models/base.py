@@ -155,6 +155,9 @@ class Marker:
     """Beat within the bar, from 0."""
     beats_per_bar: int
     bpm: float
+    root: int = 0
+    """Pitch class of the key's tonic (0 = C)."""
+    scale: str = "major"
 
 
 @runtime_checkable

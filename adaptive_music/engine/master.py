@@ -1,0 +1,87 @@
+"""Mastering: a slow loudness leveler and a soft limiter, applied to the output stream."""
+
+from __future__ import annotations
+
+import numpy as np
+
+CEILING = 10 ** (-0.3 / 20)  # -0.3 dBFS: nothing ever goes above this
+KNEE = 0.7
+
+
+def soft_limit(x: np.ndarray) -> np.ndarray:
+    """Identity below the knee, then a tanh curve that approaches CEILING but never reaches it."""
+    span = CEILING - KNEE
+    mag = np.abs(x)
+    over = mag > KNEE
+    if not over.any():
+        return x
+    out = x.copy()
+    out[over] = np.sign(x[over]) * (KNEE + span * np.tanh((mag[over] - KNEE) / span))
+    return out
+
+
+def k_weight_gain(freqs: np.ndarray) -> np.ndarray:
+    """Power response of the BS.1770 K-weighting curve (shelf + high-pass), from its analog prototype."""
+    f = np.maximum(freqs, 1.0)
+    shelf_db = 4.0 / (1.0 + (1681.0 / f) ** 2)  # about +4 dB above ~1.7 kHz
+    highpass = 1.0 / (1.0 + (38.0 / f) ** 4)
+    return 10 ** (shelf_db / 10) * highpass
+
+
+class Leveler:
+    """Keeps short-term loudness near a target with slow, causal gain changes.
+
+    Loudness is measured per block (a frame of the output) in the frequency
+    domain with K-weighting, integrated over about 3 s, gated against
+    silence. The gain for each block is decided before the block starts and
+    ramped linearly across it, so the result does not depend on how the
+    stream is cut into calls.
+    """
+
+    def __init__(self, sample_rate: int, channels: int, target_lufs: float = -16.0,
+                 block: int | None = None, max_gain_db: float = 12.0, initial_gain_db: float = 0.0):
+        self.block = block or sample_rate // 10
+        self.target = target_lufs
+        self.max_gain_db = max_gain_db
+        self._kw = k_weight_gain(np.fft.rfftfreq(self.block, 1.0 / sample_rate)).astype(np.float32)
+        self._window = np.hanning(self.block).astype(np.float32)
+        self._norm = 1.0 / float(np.sum(self._window ** 2))
+        self._pending = np.zeros((self.block, channels), np.float32)
+        self._energy: float | None = None
+        self._gain_db = initial_gain_db
+        self._next_gain_db = initial_gain_db
+        self._pos_in_block = 0
+        rate = sample_rate / self.block
+        self._smooth = np.exp(-1.0 / (3.0 * rate))  # ~3 s loudness integration
+        self._gain_smooth = np.exp(-1.0 / (1.0 * rate))  # ~1 s gain glide
+
+    @property
+    def gain_db(self) -> float:
+        return self._gain_db
+
+    def process(self, audio: np.ndarray) -> np.ndarray:
+        out = np.empty_like(audio)
+        i = 0
+        while i < len(audio):
+            n = min(self.block - self._pos_in_block, len(audio) - i)
+            pos = self._pos_in_block + np.arange(n, dtype=np.float32)
+            g_db = self._gain_db + (self._next_gain_db - self._gain_db) * (pos / self.block)
+            out[i : i + n] = audio[i : i + n] * (10 ** (g_db / 20))[:, None]
+            self._pending[self._pos_in_block : self._pos_in_block + n] = audio[i : i + n]
+            self._pos_in_block += n
+            i += n
+            if self._pos_in_block == self.block:
+                self._measure(self._pending)
+                self._pos_in_block = 0
+        return out
+
+    def _measure(self, block: np.ndarray) -> None:
+        spec = np.fft.rfft(block * self._window[:, None], axis=0)
+        power = float(np.sum((spec.real ** 2 + spec.imag ** 2) * self._kw[:, None])) * self._norm * 2 / self.block
+        self._gain_db = self._next_gain_db
+        if power <= 10 ** ((-60 + 0.691) / 10):  # silence gate: hold the gain
+            return
+        self._energy = power if self._energy is None else self._smooth * self._energy + (1 - self._smooth) * power
+        loudness = -0.691 + 10 * np.log10(self._energy)
+        want = float(np.clip(self.target - loudness, -self.max_gain_db, self.max_gain_db))
+        self._next_gain_db = self._gain_smooth * self._gain_db + (1 - self._gain_smooth) * want

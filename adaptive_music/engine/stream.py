@@ -1,0 +1,330 @@
+"""The streaming generator: drives any backend in overlapping token windows.
+
+Each step generates ``hop`` frames of tokens continuing the window (audio
+continuation), decodes them together with ``crossfade`` frames of overlap,
+and stitches the overlap to the previous step. When the window is full it
+rolls to its last ``context`` frames. The stitched audio then goes through
+the backend's effect, resampling to the output rate, and mastering, and is
+handed out in fixed-size blocks.
+
+Output lags generation by the crossfade: the last ``crossfade`` frames of a
+step are held back until the next step decodes them again.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import threading
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..config import StreamConfig
+from ..models.base import GeneratorState, Marker, Model, Mood, check_intensity
+from .master import Leveler, soft_limit
+from .resample import StreamResampler
+from .seams import stitch
+from .timeline import ConditionTrack, MoodChange, check_transition
+
+_MAX_PENDING_STINGERS = 8
+
+
+@dataclasses.dataclass
+class _Stinger:
+    start: int  # backend sample
+    audio: np.ndarray
+
+
+class StreamingGenerator:
+    """An endless, steerable stream of music blocks from one backend.
+
+    Parameters
+    ----------
+    model:
+        The backend.
+    mood:
+        The starting mood, as text or :class:`Mood`.
+    config:
+        Stream lengths; defaults to ``model.default_config()``.
+    seed:
+        Same seed and same mood timeline give the same audio.
+    changes:
+        An offline timeline of :class:`MoodChange` to apply as the stream
+        reaches them.
+
+    ``set_mood``, ``set_intensity`` and ``stinger`` may be called from any
+    thread; they take effect at the next generation step. Everything else
+    belongs to the thread that pulls blocks.
+    """
+
+    def __init__(self, model: Model, mood: Mood | str, *, config: StreamConfig | None = None,
+                 seed: int = 0, changes: Iterable[MoodChange] = (), record_seams: bool = False):
+        self.model = model
+        self.config = config or model.default_config()
+        cfg = self.config
+        if cfg.sample_rate != model.sample_rate or cfg.frame_rate != model.frame_rate:
+            raise ValueError(
+                f"config rates ({cfg.sample_rate} Hz, {cfg.frame_rate} frames/s) do not match the "
+                f"{model.name} backend ({model.sample_rate} Hz, {model.frame_rate} frames/s)")
+        self.seed = int(seed)
+        self._lock = threading.Lock()
+        self._conditions: collections.OrderedDict[Mood, Any] = collections.OrderedDict()
+        self._mood = mood if isinstance(mood, Mood) else Mood(mood)
+        self._track = ConditionTrack(self._condition(self._mood))
+        self._timeline = sorted(changes, key=lambda c: c.at)
+        self._cmd_mood: tuple | None = None
+        self._cmd_stingers: list[str] = []
+        self._state: GeneratorState = model.initial_state(cfg, self.seed)
+        self._tail: np.ndarray | None = None
+        self._fx = model.effects()
+        self._resampler = StreamResampler(cfg.sample_rate, cfg.output_sample_rate, cfg.channels)
+        self._leveler = Leveler(cfg.output_sample_rate, cfg.channels)
+        self._stingers: list[_Stinger] = []
+        self._out = np.zeros((0, cfg.channels), np.float32)
+        self._markers: collections.deque[Marker] = collections.deque(maxlen=4096)
+        self._last_marker: Marker | None = None
+        self._emitted_frames = 0  # backend frames stitched and sent downstream
+        self.position = 0
+        """Output samples handed out so far."""
+        self.seams: list[int] | None = [] if record_seams else None
+        """Output-sample positions of window seams (when ``record_seams``)."""
+        self._finished = False
+
+    # -- control (any thread) ------------------------------------------------
+
+    def set_mood(self, text: str, transition: str = "now", ramp: float = 0.0) -> None:
+        """Move to a new mood at the next ``transition`` boundary, blending over ``ramp`` seconds."""
+        check_transition(transition, ramp)
+        with self._lock:
+            mood = Mood(text, self._pending_mood().intensity)
+            cond = self._condition(mood)
+            self._cmd_mood = (mood, cond, transition, float(ramp))
+
+    def set_intensity(self, value: float, ramp: float = 0.5) -> None:
+        """Change intensity (0..1): layers and density follow over ``ramp`` seconds."""
+        value = check_intensity(value)
+        check_transition("now", ramp)
+        with self._lock:
+            mood = Mood(self._pending_mood().text, value)
+            cond = self._condition(mood)
+            self._cmd_mood = (mood, cond, "now", float(ramp))
+
+    def stinger(self, name_or_text: str) -> None:
+        """Play a short accent, in the current key and tempo, on the next beat."""
+        from ..models.procedural.stingers import check_stinger
+
+        check_stinger(name_or_text)
+        with self._lock:
+            if len(self._cmd_stingers) < _MAX_PENDING_STINGERS:
+                self._cmd_stingers.append(name_or_text)
+
+    @property
+    def mood(self) -> Mood:
+        with self._lock:
+            return self._pending_mood()
+
+    def _pending_mood(self) -> Mood:
+        return self._cmd_mood[0] if self._cmd_mood else self._mood
+
+    def _condition(self, mood: Mood) -> Any:
+        cond = self._conditions.get(mood)
+        if cond is None:
+            cond = self.model.condition(mood)
+            self._conditions[mood] = cond
+            if len(self._conditions) > 64:
+                self._conditions.popitem(last=False)
+        else:
+            self._conditions.move_to_end(mood)
+        return cond
+
+    # -- output --------------------------------------------------------------
+
+    def next_block(self) -> np.ndarray:
+        """The next ``config.block_size`` samples, shape (block_size, channels), float32."""
+        n = self.config.block_size
+        while len(self._out) < n:
+            self._step()
+        block, self._out = self._out[:n], self._out[n:]
+        self.position += n
+        return block
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        while True:
+            yield self.next_block()
+
+    def take_markers(self) -> list[Marker]:
+        """Beats generated so far and not yet taken; ``sample`` is in output samples."""
+        out = []
+        while self._markers:
+            out.append(self._markers.popleft())
+        return out
+
+    def status(self) -> dict:
+        """Mood, intensity and musical position at the generation head."""
+        m = self._last_marker
+        mood = self.mood
+        return {
+            "mood": mood.text,
+            "intensity": mood.intensity,
+            "bpm": m.bpm if m else None,
+            "bar": m.bar if m else None,
+            "beat": m.beat if m else None,
+            "beats_per_bar": m.beats_per_bar if m else None,
+            "key": m.root if m else None,
+            "scale": m.scale if m else None,
+            "generated_seconds": self._state.frame / self.config.frame_rate,
+        }
+
+    def finish(self) -> np.ndarray:
+        """End the stream: everything still held back, as a last block of any length."""
+        if not self._finished:
+            self._finished = True
+            tail = self._tail if self._tail is not None else np.zeros((0, self.config.channels), np.float32)
+            self._tail = None
+            self._emit(tail, self._emitted_frames, final=True)
+        out, self._out = self._out, self._out[:0]
+        self.position += len(out)
+        return out
+
+    # -- generation ----------------------------------------------------------
+
+    def _apply_commands(self) -> None:
+        with self._lock:
+            cmd, self._cmd_mood = self._cmd_mood, None
+            stingers, self._cmd_stingers = self._cmd_stingers, []
+            if cmd:
+                self._mood = cmd[0]
+        if cmd:
+            self._schedule(cmd[1], cmd[2], cmd[3])
+        for name in stingers:
+            self._schedule_stinger(name)
+
+    def _apply_timeline(self) -> None:
+        cfg = self.config
+        head = self._state.frame
+        while self._timeline and self._timeline[0].at * cfg.frame_rate < head + cfg.hop_frames:
+            change = self._timeline.pop(0)
+            at = change.at * cfg.frame_rate
+            mood = Mood(change.text if change.text is not None else self._mood.text,
+                        change.intensity if change.intensity is not None else self._mood.intensity)
+            self._mood = mood
+            cond = self._condition(mood)
+            if change.transition == "now":
+                self._track.add(cond, max(at, head), change.ramp * cfg.frame_rate)
+            else:
+                self._schedule(cond, change.transition, change.ramp)
+
+    def _schedule(self, cond: Any, transition: str, ramp: float) -> None:
+        cfg = self.config
+        start = float(self._state.frame)
+        if transition != "now":
+            boundary = self.model.next_boundary(self._state, transition)
+            if boundary is not None:
+                start = boundary / cfg.samples_per_frame
+        self._track.add(cond, start, ramp * cfg.frame_rate)
+
+    def _schedule_stinger(self, name: str) -> None:
+        from ..models.procedural.stingers import render_stinger
+
+        cfg = self.config
+        start = self.model.next_boundary(self._state, "beat")
+        if start is None:
+            start = self._state.frame * cfg.samples_per_frame
+        m = self._last_marker
+        audio = render_stinger(name, root=m.root if m else 0, scale=m.scale if m else "major",
+                               bpm=m.bpm if m else 100.0, sample_rate=cfg.sample_rate)
+        if cfg.channels == 1:
+            audio = audio.mean(axis=1, keepdims=True)
+        self._stingers.append(_Stinger(start, audio))
+
+    def _step(self) -> None:
+        if self._finished:
+            raise RuntimeError("the stream has finished")
+        cfg, model = self.config, self.model
+        self._apply_commands()
+        self._apply_timeline()
+        state = self._state
+        if len(state.tokens) + cfg.hop_frames > cfg.window_frames:
+            state = model.roll(state, cfg.context_frames)
+        self._track.settle(state.frame)
+        tokens, new_state = model.generate(state, self._track.condition, cfg.hop_frames, self.seed)
+        for m in model.markers(tokens, state):
+            m = dataclasses.replace(m, sample=round(m.sample * cfg.output_sample_rate / cfg.sample_rate))
+            self._markers.append(m)
+            self._last_marker = m
+        x = min(cfg.crossfade_frames, len(state.tokens))
+        context = state.replace(tokens=state.tokens[: len(state.tokens) - x]) if x else state
+        window = np.concatenate([state.tokens[len(state.tokens) - x :], tokens]) if x else tokens
+        audio = model.decode(window, context)
+        spf = cfg.samples_per_frame
+        if self._tail is not None:
+            overlap = len(self._tail)
+            audio = np.concatenate([stitch(self._tail, audio[:overlap]), audio[overlap:]])
+        hold = cfg.crossfade_frames * spf
+        first_frame = new_state.frame - (len(audio) // spf)
+        if self.seams is not None and self._tail is not None:
+            self.seams.append(round(first_frame * spf * cfg.output_sample_rate / cfg.sample_rate))
+        emit, self._tail = audio[: len(audio) - hold], audio[len(audio) - hold :]
+        self._state = new_state
+        self._emit(emit, first_frame)
+
+    def _emit(self, audio: np.ndarray, first_frame: int, final: bool = False) -> None:
+        cfg = self.config
+        start = first_frame * cfg.samples_per_frame
+        audio = self._mix_stingers(audio.astype(np.float32, copy=True), start)
+        if self._fx is not None:
+            audio = self._fx.process(audio, self._track.condition, first_frame)
+        self._emitted_frames = first_frame + len(audio) // cfg.samples_per_frame
+        out = self._resampler.process(audio, final=final)
+        out = soft_limit(self._leveler.process(out))
+        self._out = np.concatenate([self._out, out]) if len(self._out) else out
+
+    def _mix_stingers(self, audio: np.ndarray, start: int) -> np.ndarray:
+        end = start + len(audio)
+        keep = []
+        for s in self._stingers:
+            a, b = max(start, s.start), min(end, s.start + len(s.audio))
+            if a < b:
+                audio[a - start : b - start] += s.audio[a - s.start : b - s.start]
+            if s.start + len(s.audio) > end:
+                keep.append(s)
+        self._stingers = keep
+        return audio
+
+
+def render(model: Model, mood: Mood | str, seconds: float, *, seed: int = 0,
+           changes: Iterable[MoodChange] = (), config: StreamConfig | None = None,
+           progress: Callable[[float], None] | None = None) -> "Rendered":
+    """Render ``seconds`` of music offline, following a timeline of changes."""
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    changes = list(changes)
+    for c in changes:
+        if c.at >= seconds:
+            raise ValueError(f"change at {c.at:g} s is outside the {seconds:g} s render")
+    gen = StreamingGenerator(model, mood, config=config, seed=seed, changes=changes, record_seams=True)
+    cfg = gen.config
+    total = int(round(seconds * cfg.output_sample_rate))
+    blocks, have, markers = [], 0, []
+    while have < total:
+        block = gen.next_block()
+        blocks.append(block)
+        have += len(block)
+        markers.extend(gen.take_markers())
+        if progress:
+            progress(min(1.0, have / total))
+    audio = np.concatenate(blocks)[:total]
+    seams = [s for s in (gen.seams or []) if 0 < s < total]
+    return Rendered(audio, cfg.output_sample_rate, seams, [m for m in markers if m.sample < total])
+
+
+@dataclasses.dataclass
+class Rendered:
+    """An offline render: audio (samples, channels), its rate, seam positions and beats."""
+
+    audio: np.ndarray
+    sample_rate: int
+    seams: list[int]
+    markers: list[Marker]

@@ -1,0 +1,131 @@
+"""The embedded default backend: a procedural composer and synthesizer.
+
+No weights, no GPU: tokens are musical events on a beat grid, composed
+from the mood, and audio is rendered from them with wavetable voices,
+synthesized drums and a feedback-delay-network reverb.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Sequence
+
+import numpy as np
+
+from ...config import StreamConfig
+from ...mood.params import MoodParams
+from ..base import GeneratorState, Marker, Mood, blend_weights
+from .composer import Composer, Mix, initial_data
+from .reverb import Reverb
+from .synth import Synth
+from .tokens import TRACK, TRACKS, Beat, Note, pack_beat, pack_note, unpack_beat
+
+__all__ = ["ProceduralModel", "ProceduralCondition"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProceduralCondition:
+    """A mood as the procedural backend sees it."""
+
+    text: str
+    params: MoodParams
+    intensity: float
+
+
+class ProceduralModel:
+    """Composer + synthesizer behind the :class:`~adaptive_music.models.base.Model` interface."""
+
+    name = "procedural"
+    frame_rate = 50.0
+    channels = 2
+
+    def __init__(self, sample_rate: int = 48000, channels: int = 2):
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.spf = int(round(sample_rate / self.frame_rate))
+        self._synth = Synth(sample_rate, self.spf, channels)
+
+    def default_config(self) -> StreamConfig:
+        # Context covers the longest note (a held bar at 60 bpm plus release),
+        # so decoding a window never misses a note that still rings.
+        return StreamConfig(sample_rate=self.sample_rate, frame_rate=self.frame_rate, window_seconds=16.0,
+                            context_seconds=8.0, hop_seconds=0.1, crossfade_seconds=0.02,
+                            channels=self.channels)
+
+    def condition(self, mood: Mood) -> ProceduralCondition:
+        from ...mood.text import parse_mood
+
+        return ProceduralCondition(mood.text, parse_mood(mood.text), mood.intensity)
+
+    def initial_state(self, config: StreamConfig, seed: int) -> GeneratorState:
+        return GeneratorState(tokens=np.zeros((0, len(TRACKS)), np.int64), frame=0, data=initial_data(seed))
+
+    def generate(self, state: GeneratorState, condition: Any, n_frames: int,
+                 seed: int) -> tuple[np.ndarray, GeneratorState]:
+        tokens = np.zeros((n_frames, len(TRACKS)), np.int64)
+        first = state.frame * self.spf
+
+        def emit(sample: int, track: int, event: Any) -> None:
+            frame, offset = divmod(sample - first, self.spf)
+            if tokens[frame, track]:
+                return  # one onset per track per frame; the first wins
+            if isinstance(event, Beat):
+                tokens[frame, track] = pack_beat(dataclasses.replace(event, offset=offset))
+            else:
+                tokens[frame, track] = pack_note(dataclasses.replace(event, offset=offset))
+
+        def mix_at(sample: float) -> Mix:
+            return _mix(tuple(blend_weights(condition, sample / self.spf)))
+
+        data = Composer(self.sample_rate, seed).compose(dict(state.data), mix_at,
+                                                        (state.frame + n_frames) * self.spf, emit)
+        data["bpm"] = mix_at(data["next_sample"]).p.tempo
+        new = state.replace(tokens=np.concatenate([state.tokens, tokens]), frame=state.frame + n_frames,
+                            data=data)
+        return tokens, new
+
+    def decode(self, tokens: np.ndarray, state: GeneratorState) -> np.ndarray:
+        span = np.concatenate([state.tokens, tokens])
+        return self._synth.render(span, state.frame - len(state.tokens), state.frame)
+
+    def roll(self, state: GeneratorState, keep_frames: int) -> GeneratorState:
+        return state.replace(tokens=state.tokens[len(state.tokens) - keep_frames :])
+
+    def markers(self, tokens: np.ndarray, state: GeneratorState) -> Sequence[Marker]:
+        out = []
+        for row in np.flatnonzero(tokens[:, TRACK["control"]]):
+            b = unpack_beat(int(tokens[row, TRACK["control"]]))
+            sample = (state.frame + int(row)) * self.spf + b.offset
+            out.append(Marker(sample, b.bar, b.beat, b.beats_per_bar, b.bpm, b.root, b.scale))
+        return out
+
+    def next_boundary(self, state: GeneratorState, unit: str) -> int | None:
+        d = state.data
+        if "bpm" not in d:
+            return 0 if state.frame == 0 else None
+        step, steps_per_bar = d["step"], 4 * d["beats_per_bar"]
+        if unit == "beat":
+            ahead = (-step) % 4
+        elif unit == "bar":
+            ahead = (-step) % steps_per_bar
+        else:
+            raise ValueError(f"unknown boundary unit {unit!r}")
+        step_len = 60.0 / d["bpm"] / 4.0 * self.sample_rate
+        return int(d["next_sample"] + ahead * step_len)
+
+    def effects(self) -> Reverb:
+        return Reverb(self.sample_rate, self.spf, self.channels, _space)
+
+
+@functools.lru_cache(maxsize=256)
+def _mix(parts: tuple[tuple[Any, float], ...]) -> Mix:
+    return Mix(list(parts))
+
+
+def _space(condition: Any, frame: float) -> tuple[float, float]:
+    """Reverb (wet level, decay seconds) for the mood at a frame: calm is spacious, action dry."""
+    mix = _mix(tuple(blend_weights(condition, frame)))
+    wet = 0.1 + 0.25 * (1.0 - mix.energy)
+    t60 = 1.2 + 2.4 * (1.0 - mix.p.arousal)
+    return wet, t60

@@ -1,0 +1,334 @@
+"""The composer: decides, one sixteenth-note step at a time, which notes start.
+
+Decisions are made just in time from the mood in force at that step, so a
+mood change is heard at the next step and the output does not depend on how
+frames are split into calls. Everything that carries the music forward
+(key, meter, chord, phrase position, the motif, the pad voicing) lives in
+a plain ``dict`` that the backend stores in the generator state.
+
+Randomness is a hash of (seed, bar, step, purpose): the same seed and mood
+timeline always give the same music.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ...mood.params import MoodParams
+from . import theory
+from .instruments import INSTRUMENT
+from .tokens import PAD_TRACKS, TRACK, Beat, Note
+
+_MASK = (1 << 64) - 1
+
+
+def rand(*keys: int | str) -> float:
+    """A deterministic uniform number in [0, 1) from integer/string keys (splitmix64)."""
+    x = 0x9E3779B97F4A7C15
+    for k in keys:
+        if isinstance(k, str):
+            k = sum(ord(c) * 131 ** i for i, c in enumerate(k[:16]))
+        x = (x ^ (k & _MASK)) & _MASK
+        x = (x + 0x9E3779B97F4A7C15) & _MASK
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+        x ^= x >> 31
+    return (x >> 11) / float(1 << 53)
+
+
+_COMFORTABLE_ROOTS = (0, 2, 7, 9, 4, 5, 10, 3)
+
+# Motif rhythms over two bars of 4/4 (sixteenth steps): (start, length).
+_MOTIF_RHYTHMS = (
+    ((0, 4), (4, 2), (6, 2), (8, 8), (16, 4), (20, 4), (24, 8)),
+    ((0, 6), (6, 2), (8, 4), (12, 4), (16, 12)),
+    ((0, 2), (2, 2), (4, 4), (8, 2), (10, 2), (12, 4), (16, 6), (22, 2), (24, 8)),
+    ((0, 8), (8, 4), (12, 4), (16, 8), (24, 8)),
+    ((2, 2), (4, 2), (6, 2), (8, 6), (14, 2), (16, 8), (26, 6)),
+)
+
+
+def initial_data(seed: int) -> dict[str, Any]:
+    return {
+        "next_sample": 0.0, "step": 0, "bar": -1, "beats_per_bar": 4,
+        "root": _COMFORTABLE_ROOTS[int(rand(seed, "root") * len(_COMFORTABLE_ROOTS))],
+        "scale": "major", "prog": [0, 4, 5, 3], "phrase_bar": 0, "section": 0,
+        "section_mood": None, "voicing": [52, 57, 60, 64], "motif": [], "lead_prev": 72,
+        "arp_up": True,
+    }
+
+
+class Mix:
+    """The mood in force at one step: blended parameters, intensity and the leading mood."""
+
+    __slots__ = ("p", "intensity", "text", "energy")
+
+    def __init__(self, parts: list[tuple[Any, float]]):
+        self.p = MoodParams.mix([(c.params, w) for c, w in parts])
+        self.intensity = sum(c.intensity * w for c, w in parts) / sum(w for _, w in parts)
+        self.text = max(parts, key=lambda cw: cw[1])[0].text
+        self.energy = 0.55 * self.p.arousal + 0.45 * self.intensity
+
+
+def _velocity(level: float) -> int:
+    return int(min(15, max(1, round(level))))
+
+
+def _brightness(mix: Mix, shift: float = 0.0) -> int:
+    return int(min(7, max(0, round((mix.p.brightness + shift) * 7))))
+
+
+def choose_instruments(mix: Mix) -> dict[str, int]:
+    """Voice each role from the instrumentation tags, else from the mood."""
+    p, tags = mix.p, mix.p.tags
+    calm = p.arousal < 0.4
+    pad = ("choir" if "choir" in tags else "organ" if "organ" in tags
+           else "synth_pad" if "synth" in tags else "strings")
+    if "synth" in tags or (p.arousal > 0.75 and "strings" not in tags and p.valence > -0.3):
+        bass = "synth_bass"
+    elif p.tension > 0.5 and p.arousal < 0.55:
+        bass = "pizzicato"
+    else:
+        bass = "contrabass"
+    if "piano" in tags:
+        arp = "piano"
+    elif "guitar" in tags:
+        arp = "guitar"
+    elif "bells" in tags:
+        arp = "bells"
+    elif p.valence > 0.4 and p.arousal > 0.5:
+        arp = "marimba"
+    elif p.tension > 0.55:
+        arp = "pizzicato"
+    else:
+        arp = "harp" if calm else "piano"
+    if "flute" in tags:
+        lead = "flute"
+    elif "brass" in tags or (p.arousal > 0.7 and p.valence > -0.5 and "synth" not in tags):
+        lead = "brass"
+    elif "synth" in tags:
+        lead = "synth_lead"
+    elif "strings" in tags or p.valence < -0.2:
+        lead = "violin"
+    else:
+        lead = "flute" if calm else "violin"
+    return {"pad": INSTRUMENT[pad], "bass": INSTRUMENT[bass], "arp": INSTRUMENT[arp],
+            "lead": INSTRUMENT[lead], "bells": INSTRUMENT["bells"]}
+
+
+class Composer:
+    """Turns a mood timeline into note events, step by step."""
+
+    def __init__(self, sample_rate: int, seed: int):
+        self.sr = sample_rate
+        self.seed = seed
+
+    def step_samples(self, bpm: float) -> float:
+        return 60.0 / bpm / 4.0 * self.sr
+
+    def compose(self, data: dict[str, Any], mix_at: Callable[[float], Mix], end_sample: int,
+                emit: Callable[[int, int, Any], None]) -> dict[str, Any]:
+        """Compose every step that starts before ``end_sample``; return the new data.
+
+        ``mix_at(sample)`` gives the mood in force at a sample; ``emit(sample,
+        track, event)`` receives each Note or Beat.
+        """
+        d = dict(data)
+        while d["next_sample"] < end_sample:
+            pos = int(d["next_sample"])
+            mix = mix_at(d["next_sample"])
+            if d["step"] == 0:
+                self._start_bar(d, mix)
+            self._step(d, mix, pos, emit)
+            d["next_sample"] += self.step_samples(mix.p.tempo)
+            d["step"] += 1
+            if d["step"] >= 4 * d["beats_per_bar"]:
+                d["step"] = 0
+        return d
+
+    # -- bar level ---------------------------------------------------------
+
+    def _start_bar(self, d: dict, mix: Mix) -> None:
+        d["bar"] += 1
+        p = mix.p
+        if mix.text != d["section_mood"]:
+            d["section"] += 1
+            d["section_mood"] = mix.text
+            scale = theory.choose_scale(p.valence, p.tension, p.arousal, p.brightness)
+            if d["section"] > 1 and rand(self.seed, d["section"], "keymove") < 0.35:
+                d["root"] = (d["root"] + (7 if rand(self.seed, d["section"], "dir") < 0.5 else 5)) % 12
+            d["scale"] = scale
+            progs = theory.PROGRESSIONS[scale]
+            d["prog"] = list(progs[int(rand(self.seed, d["section"], "prog") * len(progs))])
+            d["phrase_bar"] = 0
+            waltz = p.arousal < 0.3 and p.valence > 0.2 and p.tension < 0.35
+            d["beats_per_bar"] = 3 if waltz else 4
+            d["motif"] = self._new_motif(d, mix)
+            d["arp_up"] = rand(self.seed, d["section"], "arp") < 0.6
+        else:
+            d["phrase_bar"] = (d["phrase_bar"] + 1) % 8
+            if d["phrase_bar"] == 0 and rand(self.seed, d["bar"], "reprog") < 0.5:
+                progs = theory.PROGRESSIONS[d["scale"]]
+                d["prog"] = list(progs[int(rand(self.seed, d["bar"], "prog") * len(progs))])
+        degree = self.chord_degree(d)
+        pcs = theory.chord_pitch_classes(d["root"], d["scale"], degree, seventh=p.tension > 0.5)
+        low = 45 if p.brightness < 0.35 else 50
+        d["voicing"] = theory.voice_lead(list(d["voicing"]), pcs, low, low + 26)
+
+    def chord_degree(self, d: dict) -> int:
+        pb = d["phrase_bar"]
+        degree = d["prog"][pb % 4]
+        if pb == 7 and d["scale"] in ("major", "mixolydian", "harmonic_minor", "minor"):
+            degree = 4  # half cadence into the next phrase
+        return degree
+
+    def _new_motif(self, d: dict, mix: Mix) -> list[list[int]]:
+        idx = int(rand(self.seed, d["section"], "rhythm") * len(_MOTIF_RHYTHMS))
+        rhythm = _MOTIF_RHYTHMS[idx]
+        steps_per_bar = 4 * d["beats_per_bar"]
+        degree, motif = 0, []
+        for i, (start, length) in enumerate(rhythm):
+            start = start * steps_per_bar // 16
+            length = max(1, length * steps_per_bar // 16)
+            r = rand(self.seed, d["section"], "motif", i)
+            leap = mix.p.arousal > 0.6 and r > 0.8
+            degree += (2 if r < 0.4 else -1 if r < 0.65 else 1 if r < 0.8 else 0) * (2 if leap else 1)
+            degree = max(-3, min(7, degree))
+            motif.append([start, length, degree if i else 0])
+        motif[-1][2] = 0 if rand(self.seed, d["section"], "end") < 0.5 else 2
+        return motif
+
+    # -- step level ---------------------------------------------------------
+
+    def _step(self, d: dict, mix: Mix, pos: int, emit: Callable[[int, int, Any], None]) -> None:
+        step, bpb = d["step"], d["beats_per_bar"]
+        steps_per_bar = 4 * bpb
+        p, e, inten = mix.p, mix.energy, mix.intensity
+        step_len = self.step_samples(p.tempo)
+        bar_len = int(step_len * steps_per_bar)
+        ins = choose_instruments(mix)
+        key = (self.seed, d["bar"], step)
+        degree = self.chord_degree(d)
+        root, scale = d["root"], d["scale"]
+        bright = _brightness(mix)
+
+        if step % 4 == 0:
+            emit(pos, TRACK["control"], Beat(step // 4, bpb, d["bar"], root, scale, p.tempo, 0))
+
+        # Pads: held chords when calm, driving repeated chords when energetic.
+        if e > 0.72:
+            if step % 2 == 0:
+                for track, pitch in zip(PAD_TRACKS, d["voicing"]):
+                    vel = _velocity(5 + 7 * e + (2 if step % 8 == 0 else 0))
+                    emit(pos, track, Note(pitch, vel, int(step_len * 1.8), 0, ins["pad"], bright))
+        elif step == 0 or (e > 0.5 and step == steps_per_bar // 2):
+            length = bar_len if step == 0 and e <= 0.5 else bar_len // 2
+            for track, pitch in zip(PAD_TRACKS, d["voicing"]):
+                emit(pos, track, Note(pitch, _velocity(6 + 6 * inten), int(length * 0.98), 0, ins["pad"], bright))
+
+        # Bass
+        bass_root = theory.nearest_with_pc(40 if p.brightness > 0.3 else 36,
+                                           theory.scale_pitch(root, scale, degree, 0) % 12)
+        if inten >= 0.15 or p.arousal > 0.5:
+            vel = _velocity(7 + 7 * e)
+            if e < 0.35:
+                if step == 0:
+                    emit(pos, TRACK["bass"], Note(bass_root, vel, int(bar_len * 0.95), 0, ins["bass"], bright))
+            elif e < 0.6:
+                if step % 8 == 0:
+                    fifth = step != 0 and rand(*key, "b5") < 0.4
+                    pitch = bass_root + (7 if fifth else 0)
+                    emit(pos, TRACK["bass"], Note(pitch, vel, int(step_len * 7.5), 0, ins["bass"], bright))
+            elif e < 0.8:
+                if step % 2 == 0:
+                    pitch = bass_root + (12 if step % 8 == 6 else 0)
+                    emit(pos, TRACK["bass"], Note(pitch, vel - (0 if step % 4 == 0 else 2), int(step_len * 1.7), 0, ins["bass"], bright))
+            elif step % 4 in (0, 2, 3):
+                pitch = bass_root + (12 if step % 16 == 14 else 0)
+                emit(pos, TRACK["bass"], Note(pitch, vel - (0 if step % 4 == 0 else 3), int(step_len * 0.9), 0, ins["bass"], bright))
+
+        # Arpeggio
+        drive = 0.6 * p.density + 0.6 * inten
+        if drive > 0.4:
+            every = 1 if drive > 0.95 else 2 if drive > 0.62 else 4
+            if step % every == 0:
+                tones = sorted(d["voicing"][:3])
+                seq = [t + 12 * o for o in (0, 1) for t in tones]
+                if not d["arp_up"]:
+                    seq = seq + seq[-2:0:-1]
+                i = (d["bar"] * steps_per_bar + step) // every
+                pitch = seq[i % len(seq)] + (12 if p.brightness > 0.6 else 0)
+                vel = _velocity(5 + 6 * inten + (2 if step % 4 == 0 else 0))
+                emit(pos, TRACK["arp"], Note(pitch, vel, int(step_len * every * 0.9), 0, ins["arp"], min(7, bright + 1)))
+
+        # Lead melody: the motif, its answer and its return, over the 8-bar phrase.
+        if inten >= 0.42 and d["motif"]:
+            pb = d["phrase_bar"]
+            if pb != 7:
+                pair_step = (pb % 2) * steps_per_bar + step
+                shift = {0: 0, 1: 0, 2: 2, 3: 2, 4: 0, 5: 0, 6: -1}[pb]
+                for start, length, deg in d["motif"]:
+                    if start == pair_step:
+                        if pb in (3, 6) and rand(*key, "vary") < 0.5:
+                            deg += 1 if rand(*key, "dir") < 0.5 else -1
+                        base = 72 if ins["lead"] != INSTRUMENT["brass"] else 62
+                        target = theory.scale_pitch(root, scale, degree + deg + shift, base - 12)
+                        pitch = theory.nearest_with_pc(d["lead_prev"], target % 12)
+                        pitch = min(base + 12, max(base - 7, pitch))
+                        d["lead_prev"] = pitch
+                        vel = _velocity(7 + 6 * inten + (1 if start == 0 else 0))
+                        emit(pos, TRACK["lead"], Note(pitch, vel, int(step_len * length * 0.95), 0, ins["lead"], bright))
+
+        # Bells: sparse sparkle in bright, gentle moods.
+        if p.brightness > 0.55 and e < 0.55 and step % 4 == 2 and rand(*key, "bell") < 0.18 + 0.3 * p.density:
+            pitch = theory.scale_pitch(root, scale, degree + int(rand(*key, "bd") * 5) * 2 % 7, 84)
+            emit(pos, TRACK["bells"], Note(pitch, _velocity(4 + 4 * inten), int(step_len * 4), 0, ins["bells"], 5))
+
+        self._drums(d, mix, pos, step, steps_per_bar, key, emit)
+
+    def _drums(self, d: dict, mix: Mix, pos: int, step: int, steps_per_bar: int, key: tuple,
+               emit: Callable[[int, int, Any], None]) -> None:
+        p, e = mix.p, mix.energy
+        tags = p.tags
+        drumming = e >= 0.3 or "drums" in tags
+        if not drumming:
+            return
+        sparse = p.density < 0.3
+        acc = 2 if step % 4 == 0 else 0
+        base = 5 + 9 * e
+
+        def hit(track: str, instrument: str, vel: float, pitch: int = 60) -> None:
+            emit(pos, TRACK[track], Note(pitch, _velocity(vel), 1, 0, INSTRUMENT[instrument], 4))
+
+        epic = p.arousal > 0.75 and p.valence < 0.3
+        if e < 0.45 or sparse:
+            if step == 0:
+                hit("kick", "taiko" if epic else "kick", base)
+            if step % 4 == 2 and rand(*key, "shk") < (0.35 if sparse else 0.8):
+                hit("hat", "shaker", base - 3)
+            if step == steps_per_bar - 4 and rand(*key, "rim") < 0.5:
+                hit("snare", "rim", base - 2)
+            return
+        backbeat = step % 8 == 4
+        if e < 0.65:
+            if step % 8 == 0:
+                hit("kick", "kick", base + acc)
+            if backbeat:
+                hit("snare", "snare", base)
+            if step % 2 == 0:
+                hit("hat", "hat", base - 3 + acc / 2)
+            return
+        pattern = (0, 3, 8, 10) if e < 0.85 else (0, 3, 6, 8, 11, 14)
+        if step % 16 in pattern:
+            hit("kick", "taiko" if epic and step % 8 == 0 else "kick", base + acc)
+        if backbeat:
+            hit("snare", "snare", base + 1)
+        elif step % 16 == 14 and rand(*key, "ghost") < 0.5:
+            hit("snare", "snare", base - 5)
+        hit("hat", "open_hat" if step % 16 == 14 else "hat", base - 4 + acc / 2 + (1 if step % 2 == 0 else -1))
+        last_bar = d["phrase_bar"] == 7
+        if last_bar and step >= steps_per_bar // 2 and step % 2 == 0:
+            toms = (50, 47, 45, 43, 41, 40, 38, 36)
+            hit("perc", "tom", base, toms[(step - steps_per_bar // 2) // 2 % len(toms)])
+        if d["phrase_bar"] == 0 and step == 0:
+            hit("perc", "crash", base)

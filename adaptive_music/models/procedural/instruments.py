@@ -1,0 +1,273 @@
+"""Instrument voices: each note is rendered whole, once, and cached.
+
+Pitched voices are wavetable oscillators (band-limited tables built from
+harmonic profiles) shaped by envelopes; drums are synthesised one-shots.
+A note's audio is a pure function of (instrument, pitch, velocity,
+duration, brightness), so the same note is never rendered twice and a
+window of tokens always decodes to the same samples.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import math
+
+import numpy as np
+
+TABLE_SIZE = 2048
+_TWO_PI = 2.0 * math.pi
+
+
+@dataclasses.dataclass(frozen=True)
+class Instrument:
+    name: str
+    kind: str  # "sustain", "pluck", "bell", "drum"
+    attack: float = 0.01
+    decay: float = 0.2
+    sustain: float = 0.8
+    release: float = 0.3
+    tau: float = 1.0  # pluck/bell decay time constant (s)
+    vibrato: float = 0.0  # depth as a fraction of frequency
+    detune_cents: float = 0.0  # a second oscillator, detuned, for width/chorus
+    level: float = 1.0
+
+
+INSTRUMENTS: tuple[Instrument, ...] = (
+    Instrument("strings", "sustain", attack=0.35, decay=0.3, sustain=0.85, release=0.9, vibrato=0.003, detune_cents=7, level=0.9),
+    Instrument("choir", "sustain", attack=0.45, decay=0.3, sustain=0.9, release=1.0, vibrato=0.004, detune_cents=9, level=0.85),
+    Instrument("organ", "sustain", attack=0.03, decay=0.1, sustain=0.95, release=0.25, level=0.6),
+    Instrument("synth_pad", "sustain", attack=0.5, decay=0.4, sustain=0.8, release=1.2, detune_cents=11, level=0.7),
+    Instrument("piano", "pluck", attack=0.003, release=0.35, tau=1.6, level=0.9),
+    Instrument("harp", "pluck", attack=0.002, release=0.6, tau=1.1, level=0.9),
+    Instrument("guitar", "pluck", attack=0.002, release=0.2, tau=0.9, level=0.85),
+    Instrument("bells", "bell", attack=0.002, release=0.8, tau=1.4, level=0.55),
+    Instrument("flute", "sustain", attack=0.06, decay=0.1, sustain=0.85, release=0.15, vibrato=0.006, level=0.8),
+    Instrument("brass", "sustain", attack=0.05, decay=0.25, sustain=0.75, release=0.2, vibrato=0.002, detune_cents=4, level=0.75),
+    Instrument("synth_lead", "sustain", attack=0.01, decay=0.15, sustain=0.7, release=0.12, vibrato=0.004, level=0.55),
+    Instrument("violin", "sustain", attack=0.08, decay=0.2, sustain=0.85, release=0.25, vibrato=0.006, level=0.75),
+    Instrument("synth_bass", "sustain", attack=0.005, decay=0.2, sustain=0.7, release=0.08, level=0.9),
+    Instrument("contrabass", "sustain", attack=0.06, decay=0.3, sustain=0.8, release=0.3, level=1.0),
+    Instrument("pizzicato", "pluck", attack=0.002, release=0.15, tau=0.35, level=1.0),
+    Instrument("marimba", "pluck", attack=0.001, release=0.2, tau=0.45, level=0.8),
+    Instrument("kick", "drum", level=1.0),
+    Instrument("snare", "drum", level=0.7),
+    Instrument("hat", "drum", level=0.35),
+    Instrument("open_hat", "drum", level=0.3),
+    Instrument("tom", "drum", level=0.8),
+    Instrument("crash", "drum", level=0.35),
+    Instrument("shaker", "drum", level=0.3),
+    Instrument("taiko", "drum", level=1.0),
+    Instrument("rim", "drum", level=0.45),
+)
+INSTRUMENT = {ins.name: i for i, ins in enumerate(INSTRUMENTS)}
+
+
+def midi_hz(pitch: float) -> float:
+    return 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+
+
+def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
+    """Harmonic amplitudes of a timbre; brightness 0..1 opens the upper partials."""
+    h = np.arange(1, 65, dtype=np.float64)
+    slope = 2.2 - 1.3 * brightness  # spectral tilt: bigger is darker
+    if name in ("strings", "violin", "contrabass", "synth_pad", "brass", "synth_bass"):
+        amps = h ** -slope
+        if name == "brass":
+            amps *= np.exp(-((h - 4) ** 2) / 40.0) * 0.6 + 0.4
+    elif name in ("synth_lead",):
+        amps = np.where(h % 2 == 1, h ** -(slope * 0.8), 0.08 * h ** -slope)
+    elif name == "organ":
+        amps = np.zeros_like(h)
+        for k, a in ((1, 1.0), (2, 0.6), (3, 0.4), (4, 0.3), (6, 0.12), (8, 0.15 * brightness)):
+            amps[k - 1] = a
+    elif name == "flute":
+        amps = np.zeros_like(h)
+        amps[:4] = (1.0, 0.25 + 0.2 * brightness, 0.08, 0.03)
+    elif name == "choir":
+        # Vowel formants near 700 and 1150 Hz give an "ah".
+        f = h * freq
+        amps = (np.exp(-((f - 700.0) / 260.0) ** 2) + 0.6 * np.exp(-((f - 1150.0) / 300.0) ** 2)
+                + 0.15 * np.exp(-((f - 2600.0) / 500.0) ** 2) * (0.5 + brightness)) + 0.03 * h ** -1.5
+        amps[0] += 0.4
+    else:  # plucks: bright, hollow-ish
+        amps = h ** -(slope * 0.9) * (1.0 - 0.5 * (h % 2 == 0) * (1 - brightness))
+    return amps
+
+
+@functools.lru_cache(maxsize=512)
+def wavetable(name: str, brightness_level: int, pitch: int, sample_rate: int) -> np.ndarray:
+    """One band-limited cycle (TABLE_SIZE + 1 samples, the last repeats the first)."""
+    freq = midi_hz(pitch)
+    amps = _harmonics(name, brightness_level / 7.0, freq)
+    nyq = min(0.45 * sample_rate, 15000.0)
+    count = int(min(len(amps), max(1, nyq // freq)))
+    # Fixed, seeded partial phases avoid the peaky all-zero-phase waveform.
+    phases = np.random.default_rng(count).uniform(0, _TWO_PI, count)
+    phases[0] = 0.0
+    spectrum = np.zeros(TABLE_SIZE // 2 + 1, np.complex128)
+    spectrum[1 : count + 1] = amps[:count] * np.exp(1j * (phases - np.pi / 2))
+    table = np.fft.irfft(spectrum, TABLE_SIZE)
+    table = np.append(table, table[0]) / np.max(np.abs(table))
+    return table.astype(np.float32)
+
+
+def _oscillate(table: np.ndarray, phase_cycles: np.ndarray) -> np.ndarray:
+    pos = phase_cycles * TABLE_SIZE
+    i = pos.astype(np.int64)
+    frac = (pos - i).astype(np.float32)
+    i &= TABLE_SIZE - 1  # TABLE_SIZE is a power of two: cheap wrap-around
+    a = table[i]
+    return a + (table[i + 1] - a) * frac
+
+
+def _phase(freq: float, t: np.ndarray, vibrato: float) -> np.ndarray:
+    """Phase in cycles at times ``t``, with a vibrato that fades in over 0.4 s."""
+    phase = freq * t
+    if vibrato:
+        rate, hop = 5.2, 32
+        # The vibrato term changes slowly: compute it every `hop` samples.
+        tc = t[::hop]
+        depth = vibrato * np.minimum(1.0, tc / 0.4)
+        wobble = -freq * depth * np.cos(_TWO_PI * rate * tc) / (_TWO_PI * rate)
+        phase = phase + np.repeat(wobble, hop)[: len(t)]
+    return phase
+
+
+def _adsr(ins: Instrument, n_hold: int, n_total: int, sr: int) -> np.ndarray:
+    t = np.arange(n_total) / sr
+    hold = n_hold / sr
+    a, d, s = ins.attack, ins.decay, ins.sustain
+    env = np.interp(t, [0.0, a, a + d, max(a + d, hold)], [0.0, 1.0, s, s]).astype(np.float32)
+    # Release starts from wherever the envelope is when the note ends.
+    level_at_end = float(np.interp(hold, [0.0, a, a + d], [0.0, 1.0, s]))
+    rel = t >= hold
+    env[rel] = level_at_end * np.exp(-(t[rel] - hold) * (5.0 / max(ins.release, 1e-3)))
+    return env
+
+
+def _noise(n: int, seed: int, lo: float, hi: float, sr: int) -> np.ndarray:
+    """Band-limited noise between lo and hi Hz, shaped in the frequency domain."""
+    spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / sr)
+    mask = 1.0 / (1.0 + (lo / np.maximum(f, 1.0)) ** 4) / (1.0 + (f / hi) ** 4)
+    out = np.fft.irfft(spec * mask, n)
+    return (out / (np.max(np.abs(out)) + 1e-9)).astype(np.float32)
+
+
+def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
+    def tt(seconds: float) -> np.ndarray:
+        return np.arange(int(seconds * sr)) / sr
+
+    if name == "kick":
+        t = tt(0.6)
+        phase = 48.0 * t + 120.0 * 0.04 * (1 - np.exp(-t / 0.04))
+        body = np.sin(_TWO_PI * phase) * np.exp(-t / 0.32)
+        click = _noise(len(t), 11, 800, 5000, sr) * np.exp(-t / 0.004) * 0.35
+        out = body + click
+    elif name == "snare":
+        t = tt(0.4)
+        tone = (np.sin(_TWO_PI * 185 * t) + 0.5 * np.sin(_TWO_PI * 330 * t)) * np.exp(-t / 0.05)
+        out = 0.6 * tone + _noise(len(t), 12, 1200, 9000, sr) * np.exp(-t / 0.11)
+    elif name in ("hat", "open_hat"):
+        t = tt(0.09 if name == "hat" else 0.6)
+        out = _noise(len(t), 13, 7000, 16000, sr) * np.exp(-t / (0.022 if name == "hat" else 0.22))
+    elif name == "tom":
+        t = tt(0.7)
+        f = midi_hz(pitch)
+        phase = f * t + f * 0.6 * 0.05 * (1 - np.exp(-t / 0.05))
+        out = np.sin(_TWO_PI * phase) * np.exp(-t / 0.28) + 0.2 * _noise(len(t), 14, 300, 3000, sr) * np.exp(-t / 0.03)
+    elif name == "crash":
+        t = tt(2.5)
+        out = _noise(len(t), 15, 3000, 14000, sr) * np.exp(-t / 0.9) * np.minimum(1, t / 0.002)
+    elif name == "shaker":
+        t = tt(0.12)
+        out = _noise(len(t), 16, 5000, 11000, sr) * np.minimum(1, t / 0.012) * np.exp(-t / 0.035)
+    elif name == "taiko":
+        t = tt(1.2)
+        phase = 42.0 * t + 30.0 * 0.08 * (1 - np.exp(-t / 0.08))
+        out = np.sin(_TWO_PI * phase) * np.exp(-t / 0.45) + 0.5 * _noise(len(t), 17, 80, 900, sr) * np.exp(-t / 0.06)
+    else:  # rim
+        t = tt(0.08)
+        out = (np.sin(_TWO_PI * 1700 * t) * 0.5 + _noise(len(t), 18, 2000, 8000, sr)) * np.exp(-t / 0.012)
+    peak = float(np.max(np.abs(out))) + 1e-9
+    return (out / peak).astype(np.float32)
+
+
+def render_note(instrument: int, pitch: int, velocity: int, duration: int, brightness: int,
+                sample_rate: int) -> np.ndarray:
+    """The whole note, release included, as mono float32."""
+    ins = INSTRUMENTS[instrument]
+    gain = ins.level * (velocity / 15.0) ** 1.6
+    if ins.kind == "drum":
+        return _drum(ins.name, pitch, sample_rate) * np.float32(gain)
+    freq = midi_hz(pitch)
+    sr = sample_rate
+    if ins.kind == "sustain":
+        n_total = duration + int(ins.release * sr)
+        t = np.arange(n_total) / sr
+        table = wavetable(ins.name, brightness, pitch, sr)
+        wave = _oscillate(table, _phase(freq, t, ins.vibrato))
+        if ins.detune_cents:
+            ratio = 2.0 ** (ins.detune_cents / 1200.0)
+            wave = 0.5 * (wave + _oscillate(table, _phase(freq * ratio, t, ins.vibrato) + 0.37))
+        return wave * _adsr(ins, duration, n_total, sr) * np.float32(gain)
+    # Plucks and bells decay on their own; the note's end only damps them.
+    n_total = min(duration + int(ins.release * sr), int(ins.tau * 4 * sr))
+    t = np.arange(n_total) / sr
+    if ins.kind == "bell":
+        partials = ((1.0, 1.0, 1.0), (2.0, 0.5, 0.7), (2.76, 0.45, 0.5), (5.4, 0.25, 0.3), (8.93, 0.12, 0.2))
+        wave = np.zeros(n_total, np.float32)
+        for ratio, amp, life in partials:
+            if freq * ratio < 0.45 * sr:
+                wave += (amp * np.sin(_TWO_PI * freq * ratio * t) * np.exp(-t / (ins.tau * life))).astype(np.float32)
+    else:
+        bright = wavetable(ins.name, min(7, brightness + 2), pitch, sr)
+        dark = wavetable(ins.name, max(0, brightness - 3), pitch, sr)
+        ph = freq * t
+        # Upper partials die first: fade from the bright table into the dark one.
+        mix = np.exp(-t / (ins.tau * 0.25)).astype(np.float32)
+        wave = (_oscillate(dark, ph) * (1 - mix) + _oscillate(bright, ph) * mix)
+        wave *= np.exp(-t / ins.tau).astype(np.float32)
+    attack = np.minimum(1.0, t / max(ins.attack, 1e-4)).astype(np.float32)
+    damp = np.where(t < duration / sr, 1.0, np.exp(-(t - duration / sr) * (5.0 / ins.release))).astype(np.float32)
+    return wave * attack * damp * np.float32(gain)
+
+
+class NoteCache:
+    """A byte-bounded LRU of rendered notes."""
+
+    def __init__(self, sample_rate: int, max_bytes: int = 96 << 20):
+        self.sample_rate = sample_rate
+        self.max_bytes = max_bytes
+        self._bytes = 0
+        self._notes: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, instrument: int, pitch: int, velocity: int, duration: int, brightness: int) -> np.ndarray:
+        if INSTRUMENTS[instrument].kind == "drum":
+            duration = 0  # one-shots ignore length
+        key = (instrument, pitch, velocity, duration, brightness)
+        note = self._notes.get(key)
+        if note is not None:
+            self._notes.move_to_end(key)
+            self.hits += 1
+            return note
+        self.misses += 1
+        note = render_note(instrument, pitch, velocity, duration, brightness, self.sample_rate)
+        note.setflags(write=False)
+        self._notes[key] = note
+        self._bytes += note.nbytes
+        while self._bytes > self.max_bytes and len(self._notes) > 1:
+            _, old = self._notes.popitem(last=False)
+            self._bytes -= old.nbytes
+        return note
+
+    def max_length(self, instrument: int, duration: int) -> int:
+        """An upper bound on the rendered length of a note, without rendering it."""
+        ins = INSTRUMENTS[instrument]
+        if ins.kind == "drum":
+            return int(2.5 * self.sample_rate)
+        return duration + int(ins.release * self.sample_rate) + 1
