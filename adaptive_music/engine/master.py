@@ -31,6 +31,9 @@ def k_weight_gain(freqs: np.ndarray) -> np.ndarray:
 class Leveler:
     """Keeps short-term loudness near a target with slow, causal gain changes.
 
+    It corrects only ``strength`` of the distance to the target, so a loud
+    battle stays louder than a quiet cave while both stay near the target.
+
     Loudness is measured per block (a frame of the output) in the frequency
     domain with K-weighting, integrated over about 3 s, gated against
     silence. The gain for each block is decided before the block starts and
@@ -39,10 +42,12 @@ class Leveler:
     """
 
     def __init__(self, sample_rate: int, channels: int, target_lufs: float = -16.0,
-                 block: int | None = None, max_gain_db: float = 12.0, initial_gain_db: float = 0.0):
+                 block: int | None = None, max_gain_db: float = 12.0, initial_gain_db: float = 0.0,
+                 strength: float = 0.5):
         self.block = block or sample_rate // 10
         self.target = target_lufs
         self.max_gain_db = max_gain_db
+        self.strength = strength
         self._kw = k_weight_gain(np.fft.rfftfreq(self.block, 1.0 / sample_rate)).astype(np.float32)
         self._window = np.hanning(self.block).astype(np.float32)
         self._norm = 1.0 / float(np.sum(self._window ** 2))
@@ -83,5 +88,5 @@ class Leveler:
             return
         self._energy = power if self._energy is None else self._smooth * self._energy + (1 - self._smooth) * power
         loudness = -0.691 + 10 * np.log10(self._energy)
-        want = float(np.clip(self.target - loudness, -self.max_gain_db, self.max_gain_db))
+        want = float(np.clip(self.strength * (self.target - loudness), -self.max_gain_db, self.max_gain_db))
         self._next_gain_db = self._gain_smooth * self._gain_db + (1 - self._gain_smooth) * want

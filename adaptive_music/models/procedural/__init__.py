@@ -123,9 +123,14 @@ def _mix(parts: tuple[tuple[Any, float], ...]) -> Mix:
     return Mix(list(parts))
 
 
-def _space(condition: Any, frame: float) -> tuple[float, float]:
-    """Reverb (wet level, decay seconds) for the mood at a frame: calm is spacious, action dry."""
+def _space(condition: Any, frame: float) -> tuple[float, float, float]:
+    """(level, reverb wet, decay seconds) for the mood at a frame.
+
+    Calm is quieter and spacious; action is louder (about 10 dB between the
+    extremes, before mastering) and drier.
+    """
     mix = _mix(tuple(blend_weights(condition, frame)))
+    level = 10 ** ((1.5 + 10.0 * (mix.energy - 0.5)) / 20)
     wet = 0.1 + 0.25 * (1.0 - mix.energy)
     t60 = 1.2 + 2.4 * (1.0 - mix.p.arousal)
-    return wet, t60
+    return level, wet, t60

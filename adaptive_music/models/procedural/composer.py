@@ -173,6 +173,8 @@ class Composer:
         degree = self.chord_degree(d)
         pcs = theory.chord_pitch_classes(d["root"], d["scale"], degree, seventh=p.tension > 0.5)
         low = 45 if p.brightness < 0.35 else 50
+        if mix.energy > 0.72:
+            low += 7  # driving chords sit higher, where they cut through the drums
         d["voicing"] = theory.voice_lead(list(d["voicing"]), pcs, low, low + 26)
 
     def chord_degree(self, d: dict) -> int:
@@ -210,7 +212,8 @@ class Composer:
         key = (self.seed, d["bar"], step)
         degree = self.chord_degree(d)
         root, scale = d["root"], d["scale"]
-        bright = _brightness(mix)
+        # Instruments played harder sound brighter.
+        bright = _brightness(mix, 0.5 * (e - 0.5))
 
         if step % 4 == 0:
             emit(pos, TRACK["control"], Beat(step // 4, bpb, d["bar"], root, scale, p.tempo, 0))
@@ -227,10 +230,10 @@ class Composer:
                 emit(pos, track, Note(pitch, _velocity(6 + 6 * inten), int(length * 0.98), 0, ins["pad"], bright))
 
         # Bass
-        bass_root = theory.nearest_with_pc(40 if p.brightness > 0.3 else 36,
+        bass_root = theory.nearest_with_pc(36 if p.brightness < 0.3 else 40 if e < 0.75 else 46,
                                            theory.scale_pitch(root, scale, degree, 0) % 12)
         if inten >= 0.15 or p.arousal > 0.5:
-            vel = _velocity(7 + 7 * e)
+            vel = _velocity(5 + 9 * e)
             if e < 0.35:
                 if step == 0:
                     emit(pos, TRACK["bass"], Note(bass_root, vel, int(bar_len * 0.95), 0, ins["bass"], bright))
@@ -325,7 +328,8 @@ class Composer:
             hit("snare", "snare", base + 1)
         elif step % 16 == 14 and rand(*key, "ghost") < 0.5:
             hit("snare", "snare", base - 5)
-        hit("hat", "open_hat" if step % 16 == 14 else "hat", base - 4 + acc / 2 + (1 if step % 2 == 0 else -1))
+        ride = e > 0.8 and step % 4 == 0  # a cymbal on every beat at full tilt
+        hit("hat", "open_hat" if ride or step % 16 == 14 else "hat", base - 4 + acc / 2 + (1 if step % 2 == 0 else -1))
         last_bar = d["phrase_bar"] == 7
         if last_bar and step >= steps_per_bar // 2 and step % 2 == 0:
             toms = (50, 47, 45, 43, 41, 40, 38, 36)

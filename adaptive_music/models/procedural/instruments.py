@@ -48,7 +48,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("synth_lead", "sustain", attack=0.01, decay=0.15, sustain=0.7, release=0.12, vibrato=0.004, level=0.55),
     Instrument("violin", "sustain", attack=0.08, decay=0.2, sustain=0.85, release=0.25, vibrato=0.006, level=0.75),
     Instrument("synth_bass", "sustain", attack=0.005, decay=0.2, sustain=0.7, release=0.08, level=0.9),
-    Instrument("contrabass", "sustain", attack=0.06, decay=0.3, sustain=0.8, release=0.3, level=1.0),
+    Instrument("contrabass", "sustain", attack=0.06, decay=0.3, sustain=0.8, release=0.3, level=0.75),
     Instrument("pizzicato", "pluck", attack=0.002, release=0.15, tau=0.35, level=1.0),
     Instrument("marimba", "pluck", attack=0.001, release=0.2, tau=0.45, level=0.8),
     Instrument("kick", "drum", level=1.0),
@@ -58,7 +58,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("tom", "drum", level=0.8),
     Instrument("crash", "drum", level=0.35),
     Instrument("shaker", "drum", level=0.3),
-    Instrument("taiko", "drum", level=1.0),
+    Instrument("taiko", "drum", level=0.8),
     Instrument("rim", "drum", level=0.45),
 )
 INSTRUMENT = {ins.name: i for i, ins in enumerate(INSTRUMENTS)}
@@ -71,7 +71,7 @@ def midi_hz(pitch: float) -> float:
 def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
     """Harmonic amplitudes of a timbre; brightness 0..1 opens the upper partials."""
     h = np.arange(1, 65, dtype=np.float64)
-    slope = 2.2 - 1.3 * brightness  # spectral tilt: bigger is darker
+    slope = 1.9 - 1.2 * brightness  # spectral tilt: bigger is darker
     if name in ("strings", "violin", "contrabass", "synth_pad", "brass", "synth_bass"):
         amps = h ** -slope
         if name == "brass":
@@ -162,9 +162,9 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
 
     if name == "kick":
         t = tt(0.6)
-        phase = 48.0 * t + 120.0 * 0.04 * (1 - np.exp(-t / 0.04))
-        body = np.sin(_TWO_PI * phase) * np.exp(-t / 0.32)
-        click = _noise(len(t), 11, 800, 5000, sr) * np.exp(-t / 0.004) * 0.35
+        phase = 56.0 * t + 140.0 * 0.03 * (1 - np.exp(-t / 0.03))
+        body = np.sin(_TWO_PI * phase) * np.exp(-t / 0.2)
+        click = _noise(len(t), 11, 1500, 8000, sr) * np.exp(-t / 0.005) * 0.5
         out = body + click
     elif name == "snare":
         t = tt(0.4)
@@ -187,7 +187,7 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     elif name == "taiko":
         t = tt(1.2)
         phase = 42.0 * t + 30.0 * 0.08 * (1 - np.exp(-t / 0.08))
-        out = np.sin(_TWO_PI * phase) * np.exp(-t / 0.45) + 0.5 * _noise(len(t), 17, 80, 900, sr) * np.exp(-t / 0.06)
+        out = np.sin(_TWO_PI * phase) * np.exp(-t / 0.3) + 0.6 * _noise(len(t), 17, 80, 1500, sr) * np.exp(-t / 0.06)
     else:  # rim
         t = tt(0.08)
         out = (np.sin(_TWO_PI * 1700 * t) * 0.5 + _noise(len(t), 18, 2000, 8000, sr)) * np.exp(-t / 0.012)

@@ -19,13 +19,14 @@ class Reverb:
 
     It runs in chunks shorter than the shortest delay, so each chunk's
     feedback reads only the past and the network runs vectorised. The mood
-    sets, per frame, (wet, seconds to decay 60 dB) through
-    ``space(condition, frame)``; every sample's arithmetic is fixed by its
+    sets, per frame, (level, wet, seconds to decay 60 dB) through
+    ``space(condition, frame)``: level scales dry and wet together, as a
+    reverb unit's output level does. Every sample's arithmetic is fixed by its
     frame, so the result does not depend on how the stream is cut into calls.
     """
 
     def __init__(self, sample_rate: int, samples_per_frame: int, channels: int,
-                 space: Callable[[Any, float], tuple[float, float]]):
+                 space: Callable[[Any, float], tuple[float, float, float]]):
         self.sr = sample_rate
         self.frame = samples_per_frame
         self.channels = channels
@@ -38,21 +39,23 @@ class Reverb:
         self._buf = np.zeros((8, self._size), np.float32)
         self._read = 1  # one sample of history before it feeds the 2-tap average
         self._out = np.stack([_OUT_L, _OUT_R])
-        self._prev_wet: float | None = None
+        self._prev: np.ndarray | None = None
 
     def process(self, audio: np.ndarray, condition: Any, frame: int) -> np.ndarray:
         """Add the reverb to whole frames of audio starting at absolute ``frame``."""
         n_frames = len(audio) // self.frame
-        wet = np.empty(n_frames, np.float32)
+        levels = np.empty((2, n_frames), np.float32)  # dry, wet
         gains = np.empty((8, n_frames), np.float32)
         for i in range(n_frames):
-            w, t60 = self.space(condition, frame + i)
-            wet[i] = w
+            level, wet, t60 = self.space(condition, frame + i)
+            levels[:, i] = level, level * wet
             gains[:, i] = 10 ** (-3 * self.delays / (t60 * self.sr))
-        prev = np.concatenate([[wet[0] if self._prev_wet is None else self._prev_wet], wet[:-1]])
-        self._prev_wet = float(wet[-1])
-        # Wet level ramps across each frame from the previous frame's value.
-        ramp = (prev[:, None] + (wet - prev)[:, None] * (np.arange(self.frame) / self.frame)).ravel()
+        first = levels[:, :1] if self._prev is None else self._prev
+        prev = np.concatenate([first, levels[:, :-1]], axis=1)
+        self._prev = levels[:, -1:].copy()
+        # Levels ramp across each frame from the previous frame's values.
+        frac = np.arange(self.frame, dtype=np.float32) / self.frame
+        dry, ramp = (prev[:, :, None] + (levels - prev)[:, :, None] * frac).reshape(2, -1)
         g = np.repeat(gains, self.frame, axis=1)
         mono = (audio[:, 0] + audio[:, -1]) * 0.5
         tail = np.empty((2, len(audio)), np.float32)
@@ -61,8 +64,8 @@ class Reverb:
             tail[:, a:b] = self._run(mono[a:b], g[:, a:b])
         tail *= ramp
         if self.channels == 1:
-            return audio + (0.5 * (tail[0] + tail[1]))[:, None]
-        return audio + tail.T
+            return audio * dry[:, None] + (0.5 * (tail[0] + tail[1]))[:, None]
+        return audio * dry[:, None] + tail.T
 
     def _run(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
         n = len(x)
