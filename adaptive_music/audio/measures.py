@@ -220,16 +220,17 @@ def onset_rate(audio: np.ndarray, sample_rate: float) -> float:
 
 
 def spectral_centroid(audio: np.ndarray, sample_rate: float) -> float:
-    """Energy-weighted mean frequency in Hz over the whole signal (channel mean).
+    """Magnitude-weighted mean frequency in Hz over the whole signal (channel
+    mean): the textbook definition, as librosa and most MIR tools use it.
 
     Raises ValueError for silence, which has no centroid.
     """
     chunks, freqs = _stft_magnitudes(audio, sample_rate)
-    energy = sum(((m * m).sum(axis=0) for m in chunks), np.zeros(len(freqs)))
-    total = float(energy.sum())
+    weight = sum((m.sum(axis=0) for m in chunks), np.zeros(len(freqs)))
+    total = float(weight.sum())
     if total <= 0.0:
         raise ValueError("silent audio has no spectral centroid")
-    return float(energy @ freqs / total)
+    return float(weight @ freqs / total)
 
 
 def tempo_bpm(audio: np.ndarray, sample_rate: float, min_bpm: float = 60.0, max_bpm: float = 200.0) -> float:
