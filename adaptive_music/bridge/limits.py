@@ -6,6 +6,8 @@ import collections
 import dataclasses
 import time
 
+from ..mood.text import MAX_MOOD_CHARS
+
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
@@ -13,8 +15,8 @@ class Limits:
 
     max_message_bytes: int = 64 * 1024
     """Set as ZMQ_MAXMSGSIZE before bind: a bigger frame drops the sender's connection."""
-    max_text_chars: int = 1000
-    """Longest mood or stinger text."""
+    max_text_chars: int = MAX_MOOD_CHARS
+    """Longest mood or stinger text: the mood parser's own limit."""
     max_name_chars: int = 100
     """Longest event, parameter or stinger name."""
     max_params: int = 32
@@ -25,9 +27,10 @@ class Limits:
     """Requests a client may send at once above the sustained rate."""
     stingers_per_second: float = 8.0
     stinger_burst: float = 4.0
-    mood_interval: float = 0.05
+    mood_interval: float = 0.1
     """Seconds between two applied mood changes; changes that arrive sooner are
-    coalesced and only the latest is applied."""
+    coalesced and only the latest is applied. Parsing a garbled mood text can
+    take tens of milliseconds, so this also bounds that cost."""
     max_clients: int = 1024
     """Clients whose rate state is kept; the least recently seen is forgotten first."""
     queue_length: int = 1000

@@ -28,3 +28,20 @@ class LiveSoundtrack(Protocol):
     def on_beat(self, cb: Callable[..., Any]) -> Any: ...
 
     def on_bar(self, cb: Callable[..., Any]) -> Any: ...
+
+
+def describe(soundtrack: Any) -> dict:
+    """The output format and backend of ``soundtrack``, for ``hello``.
+
+    Read from ``sample_rate``, ``channels`` and ``backend`` attributes where
+    the soundtrack has them, else from its generator's config and model.
+    """
+    generator = getattr(soundtrack, "generator", None)
+    config = getattr(generator, "config", None)
+    model = getattr(generator, "model", None)
+    fallback = {
+        "sample_rate": getattr(config, "output_sample_rate", None),
+        "channels": getattr(config, "channels", None),
+        "backend": getattr(model, "name", None),
+    }
+    return {name: getattr(soundtrack, name, value) for name, value in fallback.items()}

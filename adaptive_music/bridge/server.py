@@ -23,7 +23,7 @@ from ..mood.maps import MoodMap
 from . import protocol as p
 from .keys import ServerKeys
 from .limits import ClientBuckets, Limits
-from .live import LiveSoundtrack
+from .live import LiveSoundtrack, describe
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,14 @@ class Server:
         """
         :param moods: the mood map that resolves ``event`` requests and mood/stinger names.
         :param curve: CURVE keys; when given, only clients holding an accepted key get in.
-        :param info: extra ``hello`` fields (sample_rate, channels, backend) that
-            override those read from the soundtrack's attributes.
+        :param info: ``hello`` fields (sample_rate, channels, backend) that
+            override those read from the soundtrack (:func:`~.live.describe`).
         """
         self.soundtrack = soundtrack
         self.moods = moods or MoodMap()
         self.limits = limits or Limits()
         self.curve = curve
-        self.info = dict(info or {})
+        self.info = {**describe(soundtrack), **(info or {})}
         self.addresses = (commands, events)
         self.commands_endpoint: str | None = None
         self.events_endpoint: str | None = None
@@ -94,6 +94,8 @@ class Server:
         self._stingers = ClientBuckets(self.limits.stingers_per_second, self.limits.stinger_burst, self.limits.max_clients)
         self._pending_mood: dict | None = None
         self._last_mood_at = -math.inf
+        self._intensity: float | None = None
+        self._pub: zmq.Socket | None = None
 
     # Lifecycle ---------------------------------------------------------
 
@@ -121,6 +123,11 @@ class Server:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
+    def wait(self) -> None:
+        """Block until a started server stops (signal handlers still run meanwhile)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.2)
+
     def __enter__(self) -> "Server":
         return self.start()
 
@@ -146,6 +153,7 @@ class Server:
                 pub = self._bind(context, zmq.PUB, self.addresses[1], sockets)
                 self.commands_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
                 self.events_endpoint = pub.getsockopt_string(zmq.LAST_ENDPOINT)
+                self._pub = pub  # like the router, used by this thread only
                 self.soundtrack.on_beat(self._beat)
                 self.soundtrack.on_bar(self._bar)
             except BaseException as exc:
@@ -154,7 +162,7 @@ class Server:
             finally:
                 self._ready.set()
             log.info("bridge serving commands on %s, events on %s", self.commands_endpoint, self.events_endpoint)
-            self._loop(router, pub)
+            self._loop(router)
         finally:
             self._stopping.set()
             for socket in sockets:
@@ -192,7 +200,7 @@ class Server:
 
     # The loop ------------------------------------------------------------
 
-    def _loop(self, router: zmq.Socket, pub: zmq.Socket) -> None:
+    def _loop(self, router: zmq.Socket) -> None:
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
@@ -211,16 +219,16 @@ class Server:
                         frames = router.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    self._answer(router, pub, frames)
+                    self._answer(router, frames)
             now = time.monotonic()
-            self._apply_pending_mood(pub, now)
+            self._apply_pending_mood(now)
             while self._queued:
-                self._publish(pub, *self._queued.popleft())
+                self._publish(*self._queued.popleft())
             if now >= next_status:
-                self._publish_status(pub)
+                self._publish_status()
                 next_status = now + self.limits.status_interval
 
-    def _answer(self, router: zmq.Socket, pub: zmq.Socket, frames: list[bytes]) -> None:
+    def _answer(self, router: zmq.Socket, frames: list[bytes]) -> None:
         self.stats.requests += 1
         client = frames[0]
         id = None
@@ -233,14 +241,14 @@ class Server:
                 raise p.BridgeError(
                     p.RATE_LIMITED, f"more than {self.limits.requests_per_second:g} requests per second", id
                 )
-            reply = p.ok_reply(id, self._dispatch(client, request, pub))
+            reply = p.ok_reply(id, self._dispatch(client, request))
         except p.BridgeError as exc:
             reply = p.error_reply(exc.id if exc.id is not None else id, exc.code, exc.message)
         except Exception as exc:  # the server must outlive any bug in a handler
             log.exception("bridge request failed")
             message = f"{type(exc).__name__}: {exc}"
             reply = p.error_reply(id, p.INTERNAL, message)
-            self._publish(pub, "error", {"code": p.INTERNAL, "message": message})
+            self._publish("error", {"code": p.INTERNAL, "message": message})
         if not reply["ok"]:
             self.stats.errors += 1
             if reply["error"]["code"] == p.RATE_LIMITED:
@@ -250,15 +258,14 @@ class Server:
         except zmq.Again:  # the client stopped reading; its queue is full
             self.stats.replies_dropped += 1
 
-    def _dispatch(self, client: bytes, request: p.Request, pub: zmq.Socket) -> dict | None:
+    def _dispatch(self, client: bytes, request: p.Request) -> dict | None:
         args = request.args
         kind = request.type
         if kind == "status":
             return self._status()
         if kind == "set_mood":
             transition = args.get("transition", {})
-            self._queue_mood(self.moods.mood_text(args["text"]), transition.get("quantize"), transition.get("ramp"))
-            return None
+            return self._set_mood(self.moods.mood_text(args["text"]), transition.get("quantize"), transition.get("ramp"))
         if kind == "set_param":
             return self._set_param(args["name"], args["value"])
         if kind == "event":
@@ -286,7 +293,7 @@ class Server:
             "version": _package_version(),
         }
         for name in ("sample_rate", "channels", "backend"):
-            fields[name] = self.info.get(name, getattr(self.soundtrack, name, None))
+            fields[name] = self.info.get(name)
         fields.update(
             types=list(p.REQUEST_TYPES),
             topics=list(p.TOPICS),
@@ -306,8 +313,20 @@ class Server:
             raise p.BridgeError(p.BAD_REQUEST, f"set_param: unknown param {name!r:.60}; known: {', '.join(p.PARAMS)}")
         if not 0.0 <= value <= 1.0:
             raise p.BridgeError(p.BAD_REQUEST, f"set_param: {name} must be in [0, 1], got {value:g}")
-        _call(self.soundtrack.set_intensity, value)
+        self._set_intensity(value)
         return {"name": name, "value": value}
+
+    # The soundtrack applies an intensity at its next block, so its status lags;
+    # deltas start from the value this server set last.
+
+    def _set_intensity(self, value: float) -> None:
+        _call(self.soundtrack.set_intensity, value)
+        self._intensity = value
+
+    def _current_intensity(self) -> float:
+        if self._intensity is None:
+            self._intensity = float(self._status().get("intensity", 0.0))
+        return self._intensity
 
     def _event(self, client: bytes, name: str, params: dict | None) -> dict:
         try:
@@ -318,45 +337,57 @@ class Server:
             raise p.BridgeError(p.BAD_REQUEST, str(exc)) from None
         if action.stinger is not None:
             self._take_stinger(client)  # before any change, so a refused event changes nothing
+        fields = {"action": action.as_dict()}
+        if action.mood is not None:  # first: the soundtrack may refuse the text
+            fields.update(self._set_mood(action.mood, action.quantize, action.ramp))
         if action.intensity_delta is not None:
-            current = float(self._status().get("intensity", 0.0))
-            _call(self.soundtrack.set_intensity, min(1.0, max(0.0, current + action.intensity_delta)))
+            self._set_intensity(min(1.0, max(0.0, self._current_intensity() + action.intensity_delta)))
         elif action.intensity is not None:
-            _call(self.soundtrack.set_intensity, action.intensity)
+            self._set_intensity(action.intensity)
         if action.stinger is not None:
             _call(self.soundtrack.stinger, action.stinger)
-        if action.mood is not None:
-            self._queue_mood(action.mood, action.quantize, action.ramp)
-        return {"action": action.as_dict()}
+        return fields
 
     def _take_stinger(self, client: bytes) -> None:
         if not self._stingers.take(client):
             raise p.BridgeError(p.RATE_LIMITED, f"more than {self.limits.stingers_per_second:g} stingers per second")
 
     # Mood changes are coalesced: at most one per mood_interval, the latest wins.
+    # A change that may go at once is applied before the reply, so the reply
+    # carries the soundtrack's verdict on the text; a queued one reports a
+    # refusal on the error topic.
 
-    def _queue_mood(self, text: str, quantize: str | None, ramp: float | None) -> None:
+    def _set_mood(self, text: str, quantize: str | None, ramp: float | None) -> dict:
+        change = {"text": text, "quantize": quantize or "now", "ramp": ramp}
+        if self._pending_mood is None and time.monotonic() - self._last_mood_at >= self.limits.mood_interval:
+            self._apply_mood(change)
+            return {"queued": False}
         if self._pending_mood is not None:
             self.stats.moods_coalesced += 1
-        self._pending_mood = {"text": text, "quantize": quantize or "now", "ramp": ramp}
+        self._pending_mood = change
+        return {"queued": True}
 
-    def _apply_pending_mood(self, pub: zmq.Socket, now: float) -> None:
+    def _apply_pending_mood(self, now: float) -> None:
         change = self._pending_mood
         if change is None or now - self._last_mood_at < self.limits.mood_interval:
             return
         self._pending_mood = None
-        self._last_mood_at = now
+        try:
+            self._apply_mood(change)
+        except p.BridgeError as exc:
+            self._publish("error", {"code": exc.code, "message": f"set_mood {change['text']!r:.80}: {exc.message}"})
+        except Exception as exc:
+            log.exception("set_mood failed")
+            self._publish("error", {"code": p.INTERNAL, "message": f"set_mood failed: {exc}"})
+
+    def _apply_mood(self, change: dict) -> None:
+        self._last_mood_at = time.monotonic()
         kwargs = {"transition": change["quantize"]}
         if change["ramp"] is not None:
             kwargs["ramp"] = change["ramp"]
-        try:
-            self.soundtrack.set_mood(change["text"], **kwargs)
-        except Exception as exc:  # the request was already acknowledged: report on the error topic
-            log.exception("set_mood failed")
-            self._publish(pub, "error", {"code": p.INTERNAL, "message": f"set_mood failed: {exc}"})
-            return
+        _call(self.soundtrack.set_mood, change["text"], **kwargs)
         self.stats.moods_applied += 1
-        self._publish(pub, "mood", {"phase": "start", **change})
+        self._publish("mood", {"phase": "start", **change})
 
     # Events --------------------------------------------------------------
 
@@ -370,7 +401,14 @@ class Server:
         """Runs on the soundtrack's thread: no sockets here."""
         if self._stopping.is_set():
             return
-        self._queued.append((topic, _fields(args[0]) if len(args) == 1 else {"args": list(args)}))
+        fields = _fields(args[0]) if len(args) == 1 else {"args": list(args)}
+        # ``time`` is on this process's monotonic clock, meaningless to clients;
+        # the position in the stream is what they can use.
+        fields.pop("time", None)
+        rate = self.info.get("sample_rate")
+        if isinstance(fields.get("sample"), int) and rate:
+            fields["seconds"] = fields["sample"] / rate
+        self._queued.append((topic, fields))
         self._wake()
 
     def _wake(self) -> None:
@@ -379,28 +417,28 @@ class Server:
         except (BlockingIOError, OSError):  # full pipe: a wake-up is pending anyway; closed: stopped
             pass
 
-    def _publish_status(self, pub: zmq.Socket) -> None:
+    def _publish_status(self) -> None:
         try:
             status = self._status()
         except Exception as exc:
-            self._publish(pub, "error", {"code": p.INTERNAL, "message": f"status failed: {exc}"})
+            self._publish("error", {"code": p.INTERNAL, "message": f"status failed: {exc}"})
             return
-        self._publish(pub, "status", status)
+        self._publish("status", status)
 
-    def _publish(self, pub: zmq.Socket, topic: str, data: dict) -> None:
+    def _publish(self, topic: str, data: dict) -> None:
         try:
             frame = p.pack(data)
-        except Exception as exc:
-            log.error("cannot encode a %s event: %s", topic, exc)
+            self._pub.send_multipart([topic.encode(), frame], zmq.NOBLOCK)  # PUB drops, never blocks
+        except Exception as exc:  # an event that cannot go out must not stop the server
+            log.error("cannot publish a %s event: %s", topic, exc)
             return
-        pub.send_multipart([topic.encode(), frame], zmq.NOBLOCK)  # PUB drops, never blocks
         self.stats.events_published += 1
 
 
-def _call(method: Any, *args: Any) -> Any:
+def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a soundtrack control; a ValueError or KeyError from it is the client's fault."""
     try:
-        return method(*args)
+        return method(*args, **kwargs)
     except (ValueError, KeyError) as exc:
         raise p.BridgeError(p.BAD_REQUEST, str(exc)) from None
 

@@ -1,0 +1,115 @@
+"""`adaptive-music serve` (the bridge) and `adaptive-music keygen` (its CURVE keys)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` and ``keygen`` subcommands; both dispatch to :func:`run`."""
+    from ..bridge.protocol import DEFAULT_COMMANDS, DEFAULT_EVENTS
+
+    serve = subparsers.add_parser(
+        "serve",
+        help="play a live soundtrack that games control over ZeroMQ",
+        description="Play a live soundtrack and serve the bridge protocol (bridge/PROTOCOL.md): "
+        "commands on a ROUTER socket, events on a PUB socket. Stop with Ctrl-C or SIGTERM.",
+    )
+    serve.add_argument("--commands", default=DEFAULT_COMMANDS, metavar="ADDR",
+                       help=f"ZeroMQ address for commands (default {DEFAULT_COMMANDS}; port * picks a free one)")
+    serve.add_argument("--events", default=DEFAULT_EVENTS, metavar="ADDR",
+                       help=f"ZeroMQ address for events (default {DEFAULT_EVENTS})")
+    serve.add_argument("--moods", type=Path, metavar="FILE",
+                       help="TOML mood map for game events (default: the shipped action-adventure example)")
+    serve.add_argument("--backend", default="procedural", help="music backend (default procedural)")
+    serve.add_argument("--mood", default="calm exploration, soft strings", help="starting mood text or mood-map name")
+    serve.add_argument("--seed", type=int, default=0)
+    output = serve.add_mutually_exclusive_group()
+    output.add_argument("--device", metavar="NAME", help="audio output device (default: the system default)")
+    output.add_argument("--no-audio", action="store_true",
+                        help="no sound card: run the same real-time pipeline against a clocked file sink")
+    serve.add_argument("--record", type=Path, metavar="WAV", help="with --no-audio, write the output to this WAV file")
+    serve.add_argument("--curve-keys", type=Path, metavar="DIR",
+                       help="encrypt and authenticate with the CURVE keys in DIR (see keygen)")
+    serve.set_defaults(bridge_command="serve")
+
+    keygen = subparsers.add_parser(
+        "keygen",
+        help="create CURVE keys for an encrypted bridge",
+        description="Create a server key pair and client key pairs in DIR, for serve --curve-keys DIR. "
+        "Existing keys are kept.",
+    )
+    keygen.add_argument("directory", type=Path, metavar="DIR")
+    keygen.add_argument("--client", action="append", metavar="NAME",
+                        help="name of a client key pair to create (repeatable; default: client)")
+    keygen.set_defaults(bridge_command="keygen")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``serve`` or ``keygen`` from parsed arguments; return the exit status."""
+    if args.bridge_command == "keygen":
+        return _keygen(args)
+    return _serve(args)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from ..bridge.keys import generate_keys
+
+    written = generate_keys(args.directory, tuple(args.client or ("client",)))
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"all keys already exist in {args.directory}")
+    print(f"serve with: adaptive-music serve --curve-keys {args.directory}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ..bridge.keys import ServerKeys
+    from ..bridge.server import Server
+    from ..mood.maps import EXAMPLE, MoodMapError, load_mood_map
+    from ..playback.device import ClockedFileSink
+    from ..playback.soundtrack import Soundtrack
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.record is not None and not args.no_audio:
+        print("error: --record needs --no-audio", file=sys.stderr)
+        return 2
+    try:
+        moods = load_mood_map(args.moods or EXAMPLE)
+        curve = ServerKeys.load(args.curve_keys) if args.curve_keys else None
+    except (MoodMapError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sink = ClockedFileSink(args.record) if args.no_audio else None
+    with Soundtrack(backend=args.backend, seed=args.seed, mood=moods.mood_text(args.mood),
+                    device=args.device, sink=sink) as soundtrack:
+        server = Server(soundtrack, commands=args.commands, events=args.events, moods=moods, curve=curve)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: server.stop())
+        try:
+            server.start()
+        except OSError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        # Tools and tests read the bound addresses from this line.
+        print(f"serving commands on {server.commands_endpoint} events on {server.events_endpoint}", flush=True)
+        server.wait()
+    if args.record is not None:
+        print(f"wrote {args.record}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run this module alone: ``python -m adaptive_music.cli.serve serve ...``."""
+    parser = argparse.ArgumentParser(prog="adaptive-music")
+    add_parser(parser.add_subparsers(required=True))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,426 @@
+"""The bridge over real sockets on loopback, driving a real Soundtrack into a clocked WAV."""
+
+import asyncio
+import logging
+import math
+import random
+import threading
+import time
+import wave
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from adaptive_music.bridge import BridgeError, Client, ClientKeys, Limits, Server, ServerKeys, generate_keys
+from adaptive_music.bridge.server import is_local
+from adaptive_music.mood.maps import EXAMPLE, load_mood_map
+from adaptive_music.playback.device import ClockedFileSink
+from adaptive_music.playback.soundtrack import Soundtrack
+
+ANY_PORT = "tcp://127.0.0.1:*"
+MOODS = load_mood_map(EXAMPLE)
+
+
+@pytest.fixture
+def recording(tmp_path):
+    return tmp_path / "live.wav"
+
+
+@pytest.fixture
+def soundtrack(recording):
+    with Soundtrack(backend="procedural", seed=3, mood="calm exploration, soft strings",
+                    sink=ClockedFileSink(recording)) as live:
+        yield live
+
+
+def serve(soundtrack, **options):
+    options.setdefault("moods", MOODS)
+    return Server(soundtrack, commands=ANY_PORT, events=ANY_PORT, **options)
+
+
+@pytest.fixture
+def server(soundtrack):
+    with serve(soundtrack) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server):
+    with Client(server.commands_endpoint, server.events_endpoint, timeout=5) as c:
+        yield c
+
+
+def raw_dealer(server):
+    socket = zmq.Context.instance().socket(zmq.DEALER)
+    socket.linger = 0
+    socket.connect(server.commands_endpoint)
+    return socket
+
+
+def exchange(socket, *frames, timeout=5.0):
+    socket.send_multipart(list(frames))
+    assert socket.poll(timeout * 1000), "no reply"
+    return msgpack.unpackb(socket.recv())
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def request(type, id=1, **fields):
+    return msgpack.packb({"v": 1, "id": id, "type": type, **fields})
+
+
+# Every command type ------------------------------------------------------------
+
+
+def test_hello_describes_the_server(client):
+    hello = client.hello()
+    assert hello["server"] == "adaptive-music" and hello["protocol"] == 1
+    assert hello["sample_rate"] > 0 and hello["channels"] in (1, 2) and hello["backend"] == "procedural"
+    assert set(hello["types"]) == {"hello", "set_mood", "event", "set_param", "stinger", "status", "pause", "resume"}
+    assert hello["events"] == sorted(MOODS.events) and "combat" in hello["moods"] and "danger" in hello["stingers"]
+    assert hello["limits"]["max_message_bytes"] == 65536
+
+
+def test_every_command_changes_the_soundtrack(client, soundtrack):
+    status = client.status()
+    assert {"mood", "intensity", "playhead", "buffered", "underruns", "bpm", "bar", "beat"} <= set(status)
+    assert status["ok"] is True and status["id"] > 0
+
+    client.set_mood("combat", quantize="now", ramp=0)  # a mood-map name resolves to its text
+    assert wait_for(lambda: MOODS.moods["combat"] in str(client.status()["mood"]))
+
+    def intensity_becomes(value):
+        return wait_for(lambda: client.status()["intensity"] == pytest.approx(value))
+
+    assert client.set_intensity(0.2)["value"] == 0.2
+    assert intensity_becomes(0.2)
+    assert client.event("player_hit")["action"] == {"intensity_delta": 0.1}
+    assert client.event("player_hit")["action"] == {"intensity_delta": 0.1}  # deltas add up at once
+    assert intensity_becomes(0.4)
+    reply = client.event("boss_phase_2")
+    assert reply["action"]["mood"] == MOODS.moods["boss_enraged"] and reply["action"]["intensity"] == 1.0
+    assert wait_for(lambda: MOODS.moods["boss_enraged"] in str(client.status()["mood"]))
+    client.event("danger_level", {"danger": 0.3})
+    assert intensity_becomes(0.3)
+
+    client.stinger("danger")
+    client.stinger("a short triumphant bell flourish")
+
+    client.pause()
+    assert client.status()["paused"] is True
+    client.resume()
+    assert client.status()["paused"] is False
+
+
+# Errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "frames, code, id",
+    [
+        ([b"\xc1\x00"], "bad_request", None),
+        ([msgpack.packb([1, 2, 3])], "bad_request", None),
+        ([msgpack.packb({"v": 1, "type": "status"})], "bad_request", None),
+        ([request("status"), b"second frame"], "bad_request", None),
+        ([msgpack.packb({"v": 9, "id": 4, "type": "status"})], "bad_version", 4),
+        ([request("teleport", id=5)], "unknown_type", 5),
+        ([request("set_mood", id=6)], "bad_request", 6),
+        ([request("set_mood", id=7, text=["calm"])], "bad_request", 7),
+        ([request("set_mood", id=8, text="x" * 5000)], "too_large", 8),
+        ([request("set_param", id=9, name="intensity", value=math.nan)], "bad_request", 9),
+        ([request("set_param", id=10, name="intensity", value=1.5)], "bad_request", 10),
+        ([request("set_param", id=11, name="volume", value=0.5)], "bad_request", 11),
+        ([request("event", id=12, name="no_such_event")], "unknown_event", 12),
+        ([request("event", id=13, name="danger_level", params={"danger": "high"})], "bad_request", 13),
+        ([request("set_mood", id=14, text="calm", transition={"quantize": "whenever"})], "bad_request", 14),
+    ],
+)
+def test_bad_requests_get_an_error_reply(server, frames, code, id):
+    socket = raw_dealer(server)
+    try:
+        reply = exchange(socket, *frames)
+        assert reply["ok"] is False and reply["id"] == id and reply["error"]["code"] == code
+        assert reply["error"]["message"]
+        assert exchange(socket, request("status", id=99))["ok"] is True
+    finally:
+        socket.close()
+
+
+def test_oversized_frame_drops_the_connection_and_the_client_recovers(server):
+    socket = raw_dealer(server)
+    try:
+        socket.send(request("set_mood", id=1, text="x" * 70_000))
+        assert not socket.poll(500), "a frame over ZMQ_MAXMSGSIZE must not be answered"
+        # The DEALER reconnects by itself; requests go through again.
+        deadline = time.monotonic() + 5
+        while True:
+            socket.send(request("status", id=2))
+            if socket.poll(300):
+                assert msgpack.unpackb(socket.recv())["id"] == 2
+                break
+            assert time.monotonic() < deadline, "no reply after reconnecting"
+    finally:
+        socket.close()
+
+
+def test_per_client_rate_limit(soundtrack):
+    with serve(soundtrack, limits=Limits(requests_per_second=20, request_burst=10)) as server:
+        greedy, polite = raw_dealer(server), raw_dealer(server)
+        try:
+            for i in range(40):
+                greedy.send(request("status", id=i))
+            codes = []
+            for _ in range(40):
+                assert greedy.poll(5000)
+                reply = msgpack.unpackb(greedy.recv())
+                codes.append("ok" if reply["ok"] else reply["error"]["code"])
+            assert codes.count("rate_limited") >= 25 and set(codes) == {"ok", "rate_limited"}
+            assert exchange(polite, request("status"))["ok"] is True  # other clients are not limited
+            assert server.stats.rate_limited == codes.count("rate_limited")
+        finally:
+            greedy.close()
+            polite.close()
+
+
+def test_stingers_are_rate_limited_and_a_refused_event_changes_nothing(client):
+    client.set_intensity(0.5)
+    codes = []
+    for _ in range(12):
+        try:
+            client.stinger("item")
+            codes.append("ok")
+        except BridgeError as exc:
+            codes.append(exc.code)
+    assert "rate_limited" in codes and codes[0] == "ok"
+    with pytest.raises(BridgeError) as info:
+        client.event("boss_defeated")  # sets intensity 0.6 and plays a stinger
+    assert info.value.code == "rate_limited"
+    time.sleep(0.2)
+    assert client.status()["intensity"] == pytest.approx(0.5)
+
+
+def test_mood_flood_is_coalesced_and_the_latest_wins(client, server):
+    for i in range(300):
+        client.set_mood(f"flood mood number {i}", ramp=0)
+    assert server.stats.moods_coalesced > 200
+    assert server.stats.moods_applied < 100
+    assert wait_for(lambda: "flood mood number 299" in str(client.status()["mood"]))
+
+
+# Clients coming and going --------------------------------------------------------
+
+
+def test_client_disconnects_and_reconnects(server):
+    first = Client(server.commands_endpoint, server.events_endpoint)
+    first.set_intensity(0.7)
+    first.close()
+    with Client(server.commands_endpoint, server.events_endpoint) as again:
+        assert wait_for(lambda: again.status()["intensity"] == pytest.approx(0.7))
+
+
+def test_a_client_that_never_reads_replies_does_not_block_others(server):
+    deaf = raw_dealer(server)
+    deaf.sndtimeo = 5000
+    try:
+        for i in range(3000):
+            deaf.send(request("status", id=i))
+        with Client(server.commands_endpoint, server.events_endpoint) as other:
+            assert other.status()["ok"]
+    finally:
+        deaf.close()
+
+
+def test_a_timed_out_request_does_not_confuse_the_next(client, server):
+    client.pause()
+    with pytest.raises(TimeoutError):
+        client.request("status", timeout=0.0)
+    assert client.resume()["ok"]  # the late status reply is skipped by id
+    assert client.status()["paused"] is False
+
+
+def test_two_clients_at_once(server):
+    results: dict[str, list] = {"a": [], "b": []}
+
+    def drive(name, value):
+        with Client(server.commands_endpoint, server.events_endpoint, timeout=5) as c:
+            for _ in range(300):
+                results[name].append(c.set_intensity(value)["value"])
+                results[name].append(c.status()["ok"])
+
+    threads = [threading.Thread(target=drive, args=("a", 0.25)), threading.Thread(target=drive, args=("b", 0.75))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results["a"] == [0.25, True] * 300 and results["b"] == [0.75, True] * 300
+
+
+# Events ---------------------------------------------------------------------------
+
+
+def test_beat_bar_mood_and_status_events(client, server):
+    with client.subscribe() as events:
+        seen: dict[str, dict] = {}
+        deadline = time.monotonic() + 6
+        mood_sent = False
+        while time.monotonic() < deadline and not {"beat", "bar", "mood", "status"} <= set(seen):
+            if not mood_sent and "status" in seen:
+                client.set_mood("victory", quantize="beat", ramp=0.5)
+                mood_sent = True
+            event = events.recv(0.5)
+            if event is not None:
+                seen.setdefault(event.topic, event.data)
+    assert {"beat", "bar", "mood", "status"} <= set(seen)
+    assert isinstance(seen["beat"]["bar"], int) and isinstance(seen["beat"]["beat"], int)
+    assert seen["bar"]["beat"] == 0
+    assert seen["mood"] == {"phase": "start", "text": MOODS.moods["victory"], "quantize": "beat", "ramp": 0.5}
+    assert "intensity" in seen["status"]
+
+
+def test_topic_filter_and_async_and_callback_subscriptions(client):
+    async def first_two_beats():
+        async with client.subscribe_async("beat") as events:
+            return [await asyncio.wait_for(events.__anext__(), 5) for _ in range(2)]
+
+    beats = asyncio.run(first_two_beats())
+    assert [e.topic for e in beats] == ["beat", "beat"]
+
+    got = []
+    with client.listen(got.append, "bar"):
+        assert wait_for(lambda: len(got) >= 1, timeout=6)
+    assert all(e.topic == "bar" for e in got)
+
+
+# Fuzzing ------------------------------------------------------------------------------
+
+_TYPES = ["hello", "set_mood", "event", "set_param", "stinger", "status", "resume", "teleport", "", "pause "]
+_JUNK = [None, True, -1, 0, 2**64 - 1, 1.5, math.nan, math.inf, -math.inf, "", "x" * 2000, "🎵" * 50,
+         b"\x00\xff", [], [1, [2, [3]]], {}, {"a": {"b": None}}]
+
+
+def _fuzz_message(rng: random.Random) -> bytes:
+    """A random request: mostly well-formed with wrong parts, sometimes raw mutations."""
+    msg = {"v": rng.choice([1, 1, 1, 2, "1", None]), "id": rng.choice([rng.randrange(2**32), -5, None, "id"]),
+           "type": rng.choice(_TYPES)}
+    fields = {
+        "text": rng.choice(["combat", "calm strings", rng.choice(_JUNK)]),
+        "name": rng.choice(["intensity", "player_hit", "danger_level", "item", "nope", rng.choice(_JUNK)]),
+        "value": rng.choice([rng.random(), rng.uniform(-2, 3), rng.choice(_JUNK)]),
+        "params": rng.choice([{"danger": rng.random()}, {"danger": rng.choice(_JUNK)}, rng.choice(_JUNK)]),
+        "transition": rng.choice([{"quantize": rng.choice(["now", "beat", "bar", "x"]), "ramp": rng.uniform(-1, 5)},
+                                  rng.choice(_JUNK)]),
+    }
+    for key in rng.sample(sorted(fields), rng.randrange(len(fields) + 1)):
+        msg[key] = fields[key]
+    for key in rng.sample(sorted(msg), rng.randrange(2)):
+        del msg[key]
+    data = msgpack.packb(msg, use_bin_type=True)
+    mutation = rng.random()
+    if mutation < 0.15:  # flip bytes
+        data = bytearray(data)
+        for _ in range(rng.randrange(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        data = bytes(data)
+    elif mutation < 0.22:  # truncate
+        data = data[: rng.randrange(len(data))]
+    elif mutation < 0.27:  # random bytes
+        data = rng.randbytes(rng.randrange(64))
+    elif mutation < 0.30:  # not a map
+        data = msgpack.packb(rng.choice(_JUNK[:-2]), use_bin_type=True)
+    return data
+
+
+def test_fuzz_ten_thousand_messages_keep_server_and_music_alive(soundtrack, recording):
+    rng = random.Random(20240601)
+    # A rate limit high enough that every message reaches validation.
+    with serve(soundtrack, limits=Limits(requests_per_second=1e6, request_burst=1e6)) as server:
+        socket = raw_dealer(server)
+        started = time.monotonic()
+        replies = 0
+        try:
+            for batch in range(100):
+                for _ in range(100):
+                    data = _fuzz_message(rng)
+                    if rng.random() < 0.02:
+                        socket.send_multipart([data, b"extra"])
+                    else:
+                        socket.send(data)
+                for _ in range(100):  # exactly one reply per message
+                    assert socket.poll(5000), f"no reply in batch {batch}"
+                    reply = msgpack.unpackb(socket.recv())
+                    assert reply["v"] == 1 and isinstance(reply["ok"], bool)
+                    replies += 1
+            assert not socket.poll(200), "more replies than requests"
+            status = exchange(socket, request("status", id=424242))
+        finally:
+            socket.close()
+        assert replies == 10_000 and status["ok"] and status["id"] == 424242
+        assert server.stats.requests == 10_001 and server.stats.errors > 3000
+        elapsed = time.monotonic() - started
+        playhead = soundtrack.status()["playhead"]
+    assert status["underruns"] == 0
+    soundtrack.__exit__(None, None, None)
+    with wave.open(str(recording)) as wav:
+        rate, channels, frames = wav.getframerate(), wav.getnchannels(), wav.getnframes()
+        raw = wav.readframes(frames)
+    audio = _samples(raw, channels)
+    assert frames / rate >= elapsed * 0.9 and frames / rate >= playhead
+    _assert_no_gaps(audio, rate)
+
+
+def _samples(raw: bytes, channels: int) -> np.ndarray:
+    return np.frombuffer(raw, dtype="<i2").reshape(-1, channels).astype(np.float32) / 32768.0
+
+
+def _assert_no_gaps(audio: np.ndarray, rate: int, window: float = 0.05) -> None:
+    """No 50 ms window after the first sound is digital silence."""
+    n = round(window * rate)
+    peaks = np.abs(audio[: len(audio) // n * n]).reshape(-1, n * audio.shape[1]).max(axis=1)
+    first = int(np.argmax(peaks > 1e-3))
+    silent = np.flatnonzero(peaks[first:] < 1e-4)
+    assert silent.size == 0, f"silent windows at {[(first + i) * window for i in silent[:5]]} s"
+
+
+# Security ---------------------------------------------------------------------------
+
+
+def test_curve_admits_known_clients_only(soundtrack, tmp_path):
+    generate_keys(tmp_path / "keys", ("game",))
+    generate_keys(tmp_path / "other", ("stranger",))
+    with serve(soundtrack, curve=ServerKeys.load(tmp_path / "keys")) as server:
+        keys = ClientKeys.load(tmp_path / "keys", "game")
+        with Client(server.commands_endpoint, server.events_endpoint, curve=keys, timeout=5) as game:
+            assert game.status()["ok"]
+            with game.subscribe("status") as events:
+                assert events.recv(3) is not None
+        with Client(server.commands_endpoint, server.events_endpoint, timeout=0.5) as plain:
+            with pytest.raises(TimeoutError):
+                plain.status()
+        stranger = ClientKeys.load(tmp_path / "other", "stranger")
+        wrong = ClientKeys(stranger.public, stranger.secret, keys.server)
+        with Client(server.commands_endpoint, server.events_endpoint, curve=wrong, timeout=0.5) as intruder:
+            with pytest.raises(TimeoutError):
+                intruder.status()
+
+
+def test_non_loopback_bind_without_curve_warns(soundtrack, caplog):
+    with caplog.at_level(logging.WARNING, logger="adaptive_music.bridge.server"):
+        with Server(soundtrack, commands="tcp://0.0.0.0:*", events=ANY_PORT):
+            pass
+    assert "without CURVE" in caplog.text
+    assert is_local("tcp://127.0.0.1:5555") and is_local("tcp://[::1]:5555") and is_local("ipc:///tmp/x")
+    assert not is_local("tcp://*:5555") and not is_local("tcp://192.168.1.5:5555")
+
+
+def test_bind_error_is_raised_by_start(soundtrack, server):
+    with pytest.raises(OSError, match="cannot bind"):
+        Server(soundtrack, commands=server.commands_endpoint, events=ANY_PORT).start()
