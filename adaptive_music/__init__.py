@@ -1,0 +1,39 @@
+"""adaptive-music: real-time adaptive soundtracks for games.
+
+The public API::
+
+    from adaptive_music import Soundtrack            # live playback, steered by the game
+    from adaptive_music import render, MoodChange    # offline rendering
+    from adaptive_music import StreamingGenerator    # blocks of audio, for your own mixer
+"""
+
+from __future__ import annotations
+
+from .config import StreamConfig
+from .engine.stream import Rendered, StreamingGenerator, render
+from .engine.timeline import MoodChange
+from .models import BACKENDS, load_backend
+from .models.base import GeneratorState, Marker, Model, Mood
+from .mood.params import MoodParams
+from .mood.text import MoodError, explain_mood, parse_mood
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS", "Client", "GeneratorState", "Marker", "Model", "Mood", "MoodChange", "MoodError",
+    "MoodParams", "Rendered", "Soundtrack", "StreamConfig", "StreamingGenerator", "explain_mood",
+    "load_backend", "parse_mood", "render",
+]
+
+
+def __getattr__(name: str):
+    # Imported on first use: playback needs PortAudio, the bridge needs ZeroMQ.
+    if name == "Soundtrack":
+        from .playback.soundtrack import Soundtrack
+
+        return Soundtrack
+    if name == "Client":
+        from .bridge.client import Client
+
+        return Client
+    raise AttributeError(f"module 'adaptive_music' has no attribute {name!r}")

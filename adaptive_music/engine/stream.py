@@ -52,7 +52,10 @@ class StreamingGenerator:
         Same seed and same mood timeline give the same audio.
     changes:
         An offline timeline of :class:`MoodChange` to apply as the stream
-        reaches them.
+        reaches them (times from the start of the stream).
+    initial_state:
+        Continue from this state (for example a prompt's codes) instead of
+        an empty window.
 
     ``set_mood``, ``set_intensity`` and ``stinger`` may be called from any
     thread; they take effect at the next generation step. Everything else
@@ -60,7 +63,8 @@ class StreamingGenerator:
     """
 
     def __init__(self, model: Model, mood: Mood | str, *, config: StreamConfig | None = None,
-                 seed: int = 0, changes: Iterable[MoodChange] = (), record_seams: bool = False):
+                 seed: int = 0, changes: Iterable[MoodChange] = (), record_seams: bool = False,
+                 initial_state: GeneratorState | None = None):
         self.model = model
         self.config = config or model.default_config()
         cfg = self.config
@@ -76,7 +80,9 @@ class StreamingGenerator:
         self._timeline = sorted(changes, key=lambda c: c.at)
         self._cmd_mood: tuple | None = None
         self._cmd_stingers: list[str] = []
-        self._state: GeneratorState = model.initial_state(cfg, self.seed)
+        self._state: GeneratorState = initial_state or model.initial_state(cfg, self.seed)
+        self._origin = self._state.frame
+        self._out_origin = self._origin  # backend frame of output sample 0
         self._tail: np.ndarray | None = None
         self._fx = model.effects()
         self._resampler = StreamResampler(cfg.sample_rate, cfg.output_sample_rate, cfg.channels)
@@ -174,7 +180,7 @@ class StreamingGenerator:
             "beats_per_bar": m.beats_per_bar if m else None,
             "key": m.root if m else None,
             "scale": m.scale if m else None,
-            "generated_seconds": self._state.frame / self.config.frame_rate,
+            "generated_seconds": (self._state.frame - self._origin) / self.config.frame_rate,
         }
 
     def finish(self) -> np.ndarray:
@@ -204,9 +210,9 @@ class StreamingGenerator:
     def _apply_timeline(self) -> None:
         cfg = self.config
         head = self._state.frame
-        while self._timeline and self._timeline[0].at * cfg.frame_rate < head + cfg.hop_frames:
+        while self._timeline and self._origin + self._timeline[0].at * cfg.frame_rate < head + cfg.hop_frames:
             change = self._timeline.pop(0)
-            at = change.at * cfg.frame_rate
+            at = self._origin + change.at * cfg.frame_rate
             mood = Mood(change.text if change.text is not None else self._mood.text,
                         change.intensity if change.intensity is not None else self._mood.intensity)
             self._mood = mood
@@ -248,10 +254,12 @@ class StreamingGenerator:
         state = self._state
         if len(state.tokens) + cfg.hop_frames > cfg.window_frames:
             state = model.roll(state, cfg.context_frames)
-        self._track.settle(state.frame)
+        # Output lags generation by the crossfade: keep ramps those frames still need.
+        self._track.settle(state.frame - cfg.crossfade_frames)
         tokens, new_state = model.generate(state, self._track.condition, cfg.hop_frames, self.seed)
         for m in model.markers(tokens, state):
-            m = dataclasses.replace(m, sample=round(m.sample * cfg.output_sample_rate / cfg.sample_rate))
+            out = (m.sample - self._out_origin * cfg.samples_per_frame) * cfg.output_sample_rate / cfg.sample_rate
+            m = dataclasses.replace(m, sample=round(out))
             self._markers.append(m)
             self._last_marker = m
         x = min(cfg.crossfade_frames, len(state.tokens))
@@ -265,13 +273,15 @@ class StreamingGenerator:
         hold = cfg.crossfade_frames * spf
         first_frame = new_state.frame - (len(audio) // spf)
         if self.seams is not None and self._tail is not None:
-            self.seams.append(round(first_frame * spf * cfg.output_sample_rate / cfg.sample_rate))
+            self.seams.append(round((first_frame - self._out_origin) * spf * cfg.output_sample_rate / cfg.sample_rate))
         emit, self._tail = audio[: len(audio) - hold], audio[len(audio) - hold :]
         self._state = new_state
         self._emit(emit, first_frame)
 
     def _emit(self, audio: np.ndarray, first_frame: int, final: bool = False) -> None:
         cfg = self.config
+        if self._emitted_frames == 0 and first_frame < self._origin:
+            self._out_origin = first_frame  # a prompt's last frames lead in
         start = first_frame * cfg.samples_per_frame
         audio = self._mix_stingers(audio.astype(np.float32, copy=True), start)
         if self._fx is not None:
@@ -296,7 +306,8 @@ class StreamingGenerator:
 
 def render(model: Model, mood: Mood | str, seconds: float, *, seed: int = 0,
            changes: Iterable[MoodChange] = (), config: StreamConfig | None = None,
-           progress: Callable[[float], None] | None = None) -> "Rendered":
+           progress: Callable[[float], None] | None = None,
+           initial_state: GeneratorState | None = None) -> "Rendered":
     """Render ``seconds`` of music offline, following a timeline of changes."""
     if not (math.isfinite(seconds) and seconds > 0):
         raise ValueError(f"seconds must be a positive number, got {seconds!r}")
@@ -304,7 +315,13 @@ def render(model: Model, mood: Mood | str, seconds: float, *, seed: int = 0,
     for c in changes:
         if c.at >= seconds:
             raise ValueError(f"change at {c.at:g} s is outside the {seconds:g} s render")
-    gen = StreamingGenerator(model, mood, config=config, seed=seed, changes=changes, record_seams=True)
+    if config is None:
+        # Offline, a longer hop means fewer steps; the audio is the same.
+        config = model.default_config()
+        config = config.replace(hop_seconds=max(config.hop_seconds,
+                                                min(1.0, config.window_seconds - config.context_seconds)))
+    gen = StreamingGenerator(model, mood, config=config, seed=seed, changes=changes, record_seams=True,
+                             initial_state=initial_state)
     cfg = gen.config
     total = int(round(seconds * cfg.output_sample_rate))
     blocks, have, markers = [], 0, []

@@ -1,0 +1,1 @@
+"""The ``adaptive-music`` command line: one module per subcommand."""

@@ -1,0 +1,39 @@
+"""``adaptive-music explain-mood``: show the musical parameters a text mood maps to."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .errors import UsageError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("explain-mood", help="print the musical parameters chosen for a mood text")
+    p.add_argument("text", help='the mood, e.g. "tense stealth, low strings"')
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..mood.text import MoodError, explain_mood
+
+    try:
+        info = explain_mood(args.text)
+    except MoodError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    params = info["params"]
+    print(f"mood: {args.text}")
+    for key in ("valence", "arousal", "tension", "tempo", "density", "brightness"):
+        print(f"  {key:<11} {params[key]}")
+    print(f"  {'tags':<11} {', '.join(params['tags']) or '-'}")
+    for w in info["words"]:
+        how = "" if w["how"] == "exact" else f" ({w['how']}: {w['matched']})"
+        pulls = ", ".join(f"{k} {v:g}" for k, v in w["pulls"].items())
+        print(f"  word {w['word']!r}{how}: {pulls or 'tags only'}")
+    for u in info["unknown"]:
+        print(f"  unknown {u['word']!r} -> {u['fallback'] or 'neutral'}")
+    return 0

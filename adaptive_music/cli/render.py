@@ -1,0 +1,149 @@
+"""``adaptive-music render``: render a mood timeline offline to a WAV file."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import UsageError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("render", help="render a mood timeline offline to a WAV file")
+    p.add_argument("--mood", required=True, help="the starting mood text")
+    p.add_argument("--at", nargs=2, action="append", default=[], metavar=("SECONDS", "TEXT"),
+                   help="change to the mood TEXT at SECONDS (repeatable)")
+    p.add_argument("--transition", choices=("now", "beat", "bar"), default="beat",
+                   help="where --at changes land (default: the next beat)")
+    p.add_argument("--ramp", type=float, default=1.0, help="seconds to blend into each --at mood (default 1)")
+    p.add_argument("--intensity", type=float, default=0.5, help="intensity 0..1 (default 0.5)")
+    p.add_argument("--seconds", type=float, required=True, help="length of the render")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
+    p.add_argument("--model", default="facebook/musicgen-small",
+                   help="musicgen: hub id or local folder (default facebook/musicgen-small)")
+    p.add_argument("--prompt-audio", type=Path, help="musicgen: continue this recording")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
+    p.add_argument("--format", choices=("pcm16", "pcm24", "float32"), default="pcm16",
+                   help="WAV sample format (default pcm16, which every engine imports)")
+    p.add_argument("--plot", type=Path, help="also draw the waveform and spectrogram with the mood timeline")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _check_output(path: Path, what: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{what} {path} is a directory")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {what} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {what} {path}: permission denied")
+
+
+def _changes(args: argparse.Namespace):
+    from ..engine.timeline import MoodChange
+
+    out = []
+    for at, text in args.at:
+        try:
+            seconds = float(at)
+        except ValueError:
+            raise UsageError(f"--at time must be a number of seconds, got {at!r}") from None
+        if not (math.isfinite(seconds) and 0 <= seconds < args.seconds):
+            raise UsageError(f"--at {at} is outside the render (0 to {args.seconds:g} s)")
+        out.append(MoodChange(seconds, text, transition=args.transition, ramp=args.ramp))
+    return out
+
+
+class _Progress:
+    """A one-line progress bar with an ETA on stderr."""
+
+    def __init__(self, seconds: float, enabled: bool):
+        self.seconds = seconds
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self.last < 0.1 and fraction < 1.0):
+            return
+        self.last = now
+        elapsed = now - self.start
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
+        bar = "#" * int(30 * fraction)
+        sys.stderr.write(f"\r[{bar:<30}] {fraction * 100:5.1f}%  {fraction * self.seconds:6.1f}/"
+                         f"{self.seconds:g} s  ETA {eta:5.1f} s")
+        if fraction >= 1.0:
+            sys.stderr.write(f"\n{self.seconds / max(elapsed, 1e-9):.0f}x real time\n")
+        sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..audio.wav import write_wav
+    from ..engine.stream import render
+    from ..models import BACKENDS, load_backend
+    from ..models.base import Mood, check_intensity
+    from ..mood.text import MoodError, parse_mood
+
+    if args.backend not in BACKENDS:
+        raise UsageError(f"unknown backend {args.backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if not (math.isfinite(args.seconds) and args.seconds > 0):
+        raise UsageError(f"--seconds must be a positive number, got {args.seconds:g}")
+    if args.seconds > 24 * 3600:
+        raise UsageError("--seconds is limited to 24 hours")
+    try:
+        check_intensity(args.intensity)
+        for text in [args.mood] + [t for _, t in args.at]:
+            parse_mood(text)
+    except (MoodError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    changes = _changes(args)
+    _check_output(args.output, "output")
+    if args.plot:
+        _check_output(args.plot, "plot")
+        from .plot import require_matplotlib
+
+        require_matplotlib()
+
+    model, state = _load(args, load_backend)
+    progress = _Progress(args.seconds, enabled=not args.quiet)
+    result = render(model, Mood(args.mood, args.intensity), args.seconds, seed=args.seed, changes=changes,
+                    progress=progress, initial_state=state)
+    write_wav(args.output, result.audio, result.sample_rate, subtype=args.format)
+    if args.plot:
+        from .plot import plot_render
+
+        plot_render(args.plot, result, args.mood, changes)
+    if not args.quiet:
+        print(f"wrote {args.output} ({args.seconds:g} s, {result.sample_rate} Hz, {result.audio.shape[1]} ch)",
+              file=sys.stderr)
+    return 0
+
+
+def _load(args: argparse.Namespace, load_backend):
+    """The backend, and a starting state when continuing a recording."""
+    if args.backend == "procedural":
+        if args.prompt_audio:
+            raise UsageError("--prompt-audio needs --backend musicgen")
+        return load_backend("procedural"), None
+    try:
+        from ..models.musicgen import AudioPromptError, MusicgenLoadError
+    except ImportError as exc:
+        raise UsageError(f"the musicgen backend needs its extra: pip install 'adaptive-music[musicgen]' ({exc})")
+    try:
+        model = load_backend("musicgen", model=args.model)
+        state = None
+        if args.prompt_audio:
+            from ..models.musicgen import encode_prompt_audio
+
+            codes = encode_prompt_audio(model, args.prompt_audio, model.default_config().context_seconds)
+            state = model.initial_state_from_codes(codes)
+    except (MusicgenLoadError, AudioPromptError) as exc:
+        raise UsageError(str(exc)) from None
+    return model, state
