@@ -171,9 +171,22 @@ def test_tempo_of_click_tracks(bpm):
     assert tempo_bpm(clicks(bpm / 60, 12.0), SR) == pytest.approx(bpm, abs=0.5)
 
 
-@pytest.mark.parametrize("bpm", [80.0, 120.0, 140.0])
+@pytest.mark.parametrize("bpm", [70.0, 80.0, 100.0])
 def test_tempo_of_a_drum_pattern(bpm):
     assert tempo_bpm(drum_pattern(bpm, 12.0), SR) == pytest.approx(bpm, abs=1.0)
+
+
+@pytest.mark.parametrize("bpm", [120.0, 140.0])
+def test_tempo_may_halve_a_backbeat_and_a_one_octave_range_resolves_it(bpm):
+    x = drum_pattern(bpm, 12.0)  # kicks on 1 and 3 repeat every two beats
+    assert tempo_bpm(x, SR) == pytest.approx(bpm / 2, abs=1.0)
+    assert tempo_bpm(x, SR, min_bpm=0.75 * bpm, max_bpm=1.5 * bpm) == pytest.approx(bpm, abs=1.0)
+
+
+def test_tempo_is_steady_across_windows_of_a_steady_track():
+    x = drum_pattern(96.0, 24.0)
+    estimates = [tempo_bpm(x[i * SR : (i + 6) * SR], SR) for i in range(0, 18, 3)]
+    assert max(estimates) - min(estimates) < 0.5
 
 
 def test_tempo_needs_enough_audio_and_some_onsets():

@@ -171,23 +171,24 @@ def _third_octave_bands(freqs: np.ndarray) -> np.ndarray:
     return matrix / matrix.sum(axis=0)
 
 
-def _onset_envelope(audio: np.ndarray, sample_rate: float, banded: bool = False) -> np.ndarray:
-    """Spectral flux at 200 frames/s: the mean rise in log magnitude across
-    STFT bins, or across third-octave bands when ``banded``.
+def _onset_envelopes(audio: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Spectral flux at 200 frames/s, the mean rise in log magnitude: across
+    STFT bins, and across third-octave bands.
 
     Bins suit onset counting: averaging many bins keeps steady noise smooth.
-    Bands suit beat finding: a kick drum counts as much as a hi-hat.
+    Bands help beat finding: a kick drum counts as much as a hi-hat.
     """
     chunks, freqs = _stft_magnitudes(audio, sample_rate)
-    bands = _third_octave_bands(freqs) if banded else None
-    flux, previous = [], None
+    bands = _third_octave_bands(freqs)
+    fluxes: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    # Sound that starts the signal is an onset: the frame before it is silence.
+    previous = [np.zeros((1, len(freqs))), np.zeros((1, bands.shape[1]))]
     for mags in chunks:
-        log_mags = np.log1p(100.0 * (mags if bands is None else mags @ bands))
-        if previous is None:
-            previous = np.zeros_like(log_mags[:1])  # sound that starts the signal is an onset
-        flux.append(np.maximum(np.diff(np.vstack([previous, log_mags]), axis=0), 0.0).mean(axis=1))
-        previous = log_mags[-1:]
-    return np.concatenate(flux)
+        for i, log_mags in enumerate((np.log1p(100.0 * mags), np.log1p(100.0 * (mags @ bands)))):
+            rise = np.diff(np.vstack([previous[i], log_mags]), axis=0)
+            fluxes[i].append(np.maximum(rise, 0.0).mean(axis=1))
+            previous[i] = log_mags[-1:]
+    return np.concatenate(fluxes[0]), np.concatenate(fluxes[1])
 
 
 def _centred_windows(padded: np.ndarray, pad: int, half: int, n: int) -> np.ndarray:
@@ -204,7 +205,7 @@ def onset_rate(audio: np.ndarray, sample_rate: float) -> float:
     1.5 times the mean within ±100 ms plus a small floor (so steady noise and
     near-silence have none), and comes at least 50 ms after the last onset.
     """
-    flux = _onset_envelope(audio, sample_rate)
+    flux = _onset_envelopes(audio, sample_rate)[0]
     rate = _ENVELOPE_RATE
     peak_w, mean_w, gap = int(0.03 * rate), int(0.1 * rate), int(0.05 * rate)
     pad = max(peak_w, mean_w)
@@ -236,27 +237,32 @@ def spectral_centroid(audio: np.ndarray, sample_rate: float) -> float:
 def tempo_bpm(audio: np.ndarray, sample_rate: float, min_bpm: float = 60.0, max_bpm: float = 200.0) -> float:
     """The dominant beat period in beats per minute, within [min_bpm, max_bpm].
 
-    Found as the strongest peak of the onset envelope's autocorrelation,
-    refined by parabolic interpolation. Good enough to check that a render
-    keeps a steady tempo; it may answer half or double a tempo that has
-    strong off-beats.
+    Found as the strongest peak of the onset envelopes' autocorrelation
+    (bin and band flux, normalised and summed), refined by parabolic
+    interpolation. Good enough to check that a render keeps a steady tempo.
+    Like any such estimate it can answer half the tempo where beats 1 and 3
+    are much stronger than 2 and 4 (or double it, where off-beats dominate);
+    when the expected tempo is known, pass a one-octave range around it.
     """
     if not 0 < min_bpm < max_bpm:
         raise ValueError("need 0 < min_bpm < max_bpm")
-    # Smooth the envelope (Hann, 40 ms) so that beats falling between
-    # envelope frames still line up at one autocorrelation lag.
-    kernel = np.hanning(int(0.04 * _ENVELOPE_RATE) + 2)[1:-1]
-    env = np.convolve(_onset_envelope(audio, sample_rate, banded=True), kernel / kernel.sum(), mode="same")
-    env = env - env.mean()
     rate = _ENVELOPE_RATE
     lo, hi = int(math.floor(60.0 * rate / max_bpm)), int(math.ceil(60.0 * rate / min_bpm))
-    if len(env) < 2 * hi:
-        raise ValueError(f"tempo needs at least {2 * hi / rate:.1f} s of audio")
-    n = 1 << (2 * len(env) - 1).bit_length()
-    spectrum = np.fft.rfft(env, n)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum), n)[: hi + 2]
-    if acf[0] <= 0:
-        raise ValueError("audio has no onsets to find a tempo in")
+    # Smooth the envelopes (Hann, 40 ms) so that beats falling between
+    # envelope frames still line up at one autocorrelation lag.
+    kernel = np.hanning(int(0.04 * rate) + 2)[1:-1]
+    acf = np.zeros(hi + 2)
+    for env in _onset_envelopes(audio, sample_rate):
+        if len(env) < 2 * hi:
+            raise ValueError(f"tempo needs at least {2 * hi / rate:.1f} s of audio")
+        env = np.convolve(env, kernel / kernel.sum(), mode="same")
+        env = env - env.mean()
+        n = 1 << (2 * len(env) - 1).bit_length()
+        spectrum = np.fft.rfft(env, n)
+        one = np.fft.irfft(spectrum * np.conj(spectrum), n)[: hi + 2]
+        if one[0] <= 0:
+            raise ValueError("audio has no onsets to find a tempo in")
+        acf += one / one[0]
     lag = lo + int(np.argmax(acf[lo : hi + 1]))
     y0, y1, y2 = acf[lag - 1], acf[lag], acf[lag + 1]
     denom = y0 - 2 * y1 + y2
