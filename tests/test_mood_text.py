@@ -1,5 +1,6 @@
 """Text moods to musical parameters: sensible results, fallbacks, bad input."""
 
+import dataclasses
 import json
 
 import pytest
@@ -91,6 +92,9 @@ def test_negation_flips_moods_and_removes_instruments():
     assert "drums" in parse_mood("battle").tags
     assert "drums" not in parse_mood("battle, no drums").tags
     assert "drums" not in parse_mood("tavern without drums").tags
+    # A negated instrument changes the instrumentation, not the mood.
+    battle, no_drums = parse_mood("battle"), parse_mood("battle, no drums")
+    assert dataclasses.replace(no_drums, tags=battle.tags) == battle
 
 
 def test_named_instruments_replace_the_suggested_ones():

@@ -254,7 +254,10 @@ def _modified(word: str, entry_word: str, how: str, pending: list[str]) -> _Matc
 
 
 def _contribution(m: _Match) -> tuple[dict[str, float], frozenset[str]]:
-    """The values a match pulls towards (after its modifiers), and its tags."""
+    """The values a match pulls towards (after its modifiers), and its tags.
+    A negated instrument only leaves its tags out."""
+    if m.scale < 0 and m.entry.instrument:
+        return {}, frozenset()
     values = {}
     for name, value in m.entry.values.items():
         neutral = getattr(NEUTRAL, name)
