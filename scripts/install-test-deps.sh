@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a fresh Debian-based machine:
+# system audio (PortAudio, a PulseAudio daemon for the clocked test sink),
+# torch (the CPU wheel, pinned here only), the package with its test and
+# musicgen extras, and the Node.js bridge client's packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if command -v apt-get >/dev/null; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    packages="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
+    command -v npm >/dev/null || packages="$packages nodejs npm"
+    $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null
+fi
+
+# Torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
+python -m pip install -q torch==2.13.0
+python -m pip install -q -e ".[dev,musicgen]"
+# torchaudio breaks transformers' imports against a CPU torch (see FIELD-NOTES): make sure it is absent.
+if python -m pip show -q torchaudio >/dev/null 2>&1; then
+    echo "torchaudio is installed; it breaks transformers' MusicGen import. Uninstall it." >&2
+    exit 1
+fi
+(cd bridge/node && npm ci --no-audit --no-fund --loglevel=error)

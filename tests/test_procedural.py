@@ -1,0 +1,99 @@
+"""Musical quality of the procedural backend, measured on the signal."""
+
+import numpy as np
+import pytest
+
+from adaptive_music import Mood, MoodChange, load_backend, render
+from adaptive_music.audio.measures import (integrated_loudness, onset_rate, peak_dbfs, rms_dbfs,
+                                           spectral_centroid, tempo_bpm)
+from adaptive_music.models.procedural import theory
+from adaptive_music.models.procedural.tokens import PAD_TRACKS, TRACK, unpack_notes
+
+SR = 48000
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_backend("procedural")
+
+
+@pytest.fixture(scope="module")
+def clips(model):
+    moods = {"calm": "calm exploration", "boss": "intense boss battle",
+             "stealth": "tense stealth, low strings, sparse percussion"}
+    return {k: render(model, v, 20, seed=3) for k, v in moods.items()}
+
+
+def test_moods_differ_measurably(clips):
+    calm, boss = clips["calm"].audio, clips["boss"].audio
+    assert onset_rate(boss, SR) > 2 * onset_rate(calm, SR)
+    assert rms_dbfs(boss) > rms_dbfs(calm) + 1.0
+    assert spectral_centroid(boss, SR) > 1.2 * spectral_centroid(calm, SR)
+
+
+@pytest.mark.parametrize("name", ["calm", "boss", "stealth"])
+def test_no_clipping_and_loudness_near_target(clips, name):
+    audio = clips[name].audio
+    assert peak_dbfs(audio) <= -0.3
+    assert abs(integrated_loudness(audio, SR) - (-16.0)) <= 2.0
+
+
+@pytest.mark.parametrize("name", ["calm", "boss"])
+def test_tempo_holds_steady_within_a_mood(clips, name):
+    beats = np.array([m.sample for m in clips[name].markers])
+    intervals = np.diff(beats)
+    assert intervals.std() <= 1.0  # samples: the grid does not drift
+    bpm = 60 * SR / intervals.mean()
+    halves = [tempo_bpm(clips[name].audio[i * 10 * SR : (i + 1) * 10 * SR], SR) for i in range(2)]
+    # The audio shows the same pulse in both halves (up to the octave the estimator picks).
+    ratios = [h / bpm for h in halves]
+    assert all(min(abs(r - k) for k in (0.5, 1, 2)) < 0.04 for r in ratios), (bpm, halves)
+
+
+def test_calm_to_tense_render_follows_the_timeline(model):
+    r = render(model, "calm forest at dawn, soft strings", 40, seed=7,
+               changes=[MoodChange(20, "goblins attack, fast drums, tense")])
+    first, second = r.audio[: 20 * SR], r.audio[21 * SR :]
+    assert onset_rate(second, SR) > 2 * onset_rate(first, SR)
+    bpm_before = {m.bpm for m in r.markers if m.sample < 19 * SR}
+    bpm_after = {m.bpm for m in r.markers if m.sample > 22 * SR}
+    assert len(bpm_before) == 1 and len(bpm_after) == 1
+    assert bpm_after.pop() > bpm_before.pop() + 40
+
+
+def test_intensity_adds_layers(model):
+    low = render(model, Mood("mysterious ruins", 0.1), 12, seed=2)
+    high = render(model, Mood("mysterious ruins", 0.95), 12, seed=2)
+    assert onset_rate(high.audio, SR) > 1.5 * onset_rate(low.audio, SR)
+
+
+def _tokens(model, text, frames=1500, seed=1, intensity=0.8):
+    state = model.initial_state(model.default_config(), seed)
+    tokens, _ = model.generate(state, model.condition(Mood(text, intensity)), frames, seed)
+    return tokens
+
+
+def test_harmony_stays_in_key_and_motifs_return(model):
+    tokens = _tokens(model, "heroic adventure")
+    beats = [b for b in model.markers(tokens, model.initial_state(model.default_config(), 1))]
+    root, scale = beats[0].root, beats[0].scale
+    in_key = {(root + s) % 12 for s in theory.SCALES[scale]}
+    pad = tokens[:, list(PAD_TRACKS)]
+    pitches = unpack_notes(pad[pad > 0])["pitch"]
+    assert {int(p) % 12 for p in pitches} <= in_key
+    lead = tokens[:, TRACK["lead"]]
+    rows = np.flatnonzero(lead)
+    notes = unpack_notes(lead[rows])
+    # Bars 1-2 and 5-6 of each phrase carry the same rhythm: the motif comes back.
+    assert len(rows) >= 8
+    onsets = [r for r in rows]
+    gaps = np.diff(onsets)
+    assert len(set(np.round(gaps / 5).tolist())) < len(gaps)  # repeated rhythmic cells
+    assert len(set(notes["pitch"].tolist())) >= 4  # a melody, not one note
+
+
+def test_voice_leading_moves_little():
+    prev = [52, 57, 60, 64]
+    nxt = theory.voice_lead(prev, theory.chord_pitch_classes(0, "major", 4), 45, 76)
+    assert sum(abs(a - b) for a, b in zip(prev, nxt)) <= 8
+    assert {p % 12 for p in nxt} >= {7, 11, 2}
