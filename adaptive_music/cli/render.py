@@ -95,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown backend {args.backend!r}; choose one of: {', '.join(BACKENDS)}")
     if not (math.isfinite(args.seconds) and args.seconds > 0):
         raise UsageError(f"--seconds must be a positive number, got {args.seconds:g}")
-    if args.seconds > 24 * 3600:
-        raise UsageError("--seconds is limited to 24 hours")
+    if args.seconds > 3600:
+        raise UsageError("--seconds is limited to one hour (render holds the audio in memory); "
+                         "for longer, use serve --no-audio --record")
     try:
         check_intensity(args.intensity)
         for text in [args.mood] + [t for _, t in args.at]:

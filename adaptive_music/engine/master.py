@@ -50,6 +50,7 @@ class Leveler:
         self.strength = strength
         self._kw = k_weight_gain(np.fft.rfftfreq(self.block, 1.0 / sample_rate)).astype(np.float32)
         self._window = np.hanning(self.block).astype(np.float32)
+        self._ramp = np.arange(self.block, dtype=np.float32) / self.block
         self._norm = 1.0 / float(np.sum(self._window ** 2))
         self._pending = np.zeros((self.block, channels), np.float32)
         self._energy: float | None = None
@@ -69,9 +70,9 @@ class Leveler:
         i = 0
         while i < len(audio):
             n = min(self.block - self._pos_in_block, len(audio) - i)
-            pos = self._pos_in_block + np.arange(n, dtype=np.float32)
-            g_db = self._gain_db + (self._next_gain_db - self._gain_db) * (pos / self.block)
-            out[i : i + n] = audio[i : i + n] * (10 ** (g_db / 20))[:, None]
+            g0, g1 = 10 ** (self._gain_db / 20), 10 ** (self._next_gain_db / 20)
+            ramp = self._ramp[self._pos_in_block : self._pos_in_block + n] * np.float32(g1 - g0) + np.float32(g0)
+            out[i : i + n] = audio[i : i + n] * ramp[:, None]
             self._pending[self._pos_in_block : self._pos_in_block + n] = audio[i : i + n]
             self._pos_in_block += n
             i += n

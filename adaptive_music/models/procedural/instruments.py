@@ -136,14 +136,16 @@ def _phase(freq: float, t: np.ndarray, vibrato: float) -> np.ndarray:
 
 
 def _adsr(ins: Instrument, n_hold: int, n_total: int, sr: int) -> np.ndarray:
-    t = np.arange(n_total) / sr
-    hold = n_hold / sr
-    a, d, s = ins.attack, ins.decay, ins.sustain
-    env = np.interp(t, [0.0, a, a + d, max(a + d, hold)], [0.0, 1.0, s, s]).astype(np.float32)
-    # Release starts from wherever the envelope is when the note ends.
-    level_at_end = float(np.interp(hold, [0.0, a, a + d], [0.0, 1.0, s]))
-    rel = t >= hold
-    env[rel] = level_at_end * np.exp(-(t[rel] - hold) * (5.0 / max(ins.release, 1e-3)))
+    """Attack, decay, sustain while held, then an exponential release from wherever it got to."""
+    a, d, s = (max(1, int(ins.attack * sr)), max(1, int(ins.decay * sr)), ins.sustain)
+    env = np.full(n_total, s, np.float32)
+    na = min(a, n_hold)
+    env[:na] = np.arange(na, dtype=np.float32) / a
+    nd = min(d, max(0, n_hold - a))
+    env[a : a + nd] = 1.0 - (1.0 - s) * (np.arange(nd, dtype=np.float32) / d)
+    level = env[n_hold - 1] if n_hold > 0 else 0.0
+    tail = np.arange(n_total - n_hold, dtype=np.float32) * np.float32(-5.0 / (max(ins.release, 1e-3) * sr))
+    env[n_hold:] = level * np.exp(tail)
     return env
 
 
@@ -195,11 +197,21 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     return (out / peak).astype(np.float32)
 
 
+def velocity_gain(velocity: int) -> float:
+    """Amplitude for a velocity of 1..15."""
+    return (velocity / 15.0) ** 1.6
+
+
 def render_note(instrument: int, pitch: int, velocity: int, duration: int, brightness: int,
                 sample_rate: int) -> np.ndarray:
     """The whole note, release included, as mono float32."""
+    return _render(instrument, pitch, duration, brightness, sample_rate) * np.float32(velocity_gain(velocity))
+
+
+def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_rate: int) -> np.ndarray:
+    """The note at full velocity."""
     ins = INSTRUMENTS[instrument]
-    gain = ins.level * (velocity / 15.0) ** 1.6
+    gain = ins.level
     if ins.kind == "drum":
         return _drum(ins.name, pitch, sample_rate) * np.float32(gain)
     freq = midi_hz(pitch)
@@ -246,17 +258,18 @@ class NoteCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, instrument: int, pitch: int, velocity: int, duration: int, brightness: int) -> np.ndarray:
+    def get(self, instrument: int, pitch: int, duration: int, brightness: int) -> np.ndarray:
+        """The note at full velocity (scale it by :func:`velocity_gain`)."""
         if INSTRUMENTS[instrument].kind == "drum":
             duration = 0  # one-shots ignore length
-        key = (instrument, pitch, velocity, duration, brightness)
+        key = (instrument, pitch, duration, brightness)
         note = self._notes.get(key)
         if note is not None:
             self._notes.move_to_end(key)
             self.hits += 1
             return note
         self.misses += 1
-        note = render_note(instrument, pitch, velocity, duration, brightness, self.sample_rate)
+        note = _render(instrument, pitch, duration, brightness, self.sample_rate)
         note.setflags(write=False)
         self._notes[key] = note
         self._bytes += note.nbytes

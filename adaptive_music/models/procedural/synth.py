@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .instruments import INSTRUMENTS, NoteCache
+from .instruments import INSTRUMENTS, NoteCache, velocity_gain
 from .tokens import TRACKS, unpack_notes
 
 # Per-track gain and pan (-1 left .. +1 right).
@@ -29,6 +29,9 @@ def _pan_gains(channels: int) -> np.ndarray:
             theta = (pan + 1) * math.pi / 4  # constant-power pan law
             gains[i] = (g * math.cos(theta) * math.sqrt(2), g * math.sin(theta) * math.sqrt(2))
     return gains
+
+
+_VELOCITY = np.array([velocity_gain(v) for v in range(16)], np.float32)
 
 
 class Synth:
@@ -60,10 +63,10 @@ class Synth:
             ends = starts + f["duration"] + self._release[f["instrument"]] + 1
             live = (ends > w0) & (starts < w1)
             for k in np.flatnonzero(live):
-                note = self.cache.get(int(f["instrument"][k]), int(f["pitch"][k]), int(f["velocity"][k]),
-                                      int(f["duration"][k]), int(f["brightness"][k]))
+                note = self.cache.get(int(f["instrument"][k]), int(f["pitch"][k]), int(f["duration"][k]),
+                                      int(f["brightness"][k]))
                 s = int(starts[k])
                 a, b = max(s, w0), min(s + len(note), w1)
                 if a < b:
-                    buses[tracks[k], a - w0 : b - w0] += note[a - s : b - s]
+                    buses[tracks[k], a - w0 : b - w0] += note[a - s : b - s] * _VELOCITY[f["velocity"][k]]
         return (self._gains.T @ buses).T.astype(np.float32, copy=False)
