@@ -1,7 +1,10 @@
-"""`adaptive-music serve` as a process: recording, signals, CURVE keys, and a Node.js client."""
+"""`adaptive-music serve` as a process: recording, signals, CURVE keys, a Node.js client, fuzzing."""
 
+import collections
 import contextlib
 import json
+import math
+import random
 import re
 import shutil
 import signal
@@ -11,7 +14,10 @@ import time
 import wave
 from pathlib import Path
 
+import msgpack
+import numpy as np
 import pytest
+import zmq
 
 from adaptive_music.bridge import Client, ClientKeys
 
@@ -106,14 +112,16 @@ def test_node_client_written_from_the_protocol_drives_the_server():
         assert result.returncode == 0, result.stderr
         seen = json.loads(result.stdout)
         with Client(commands, events) as client:
-            status = client.status()
+            deadline = time.monotonic() + 5
+            while (status := client.status())["intensity"] != 0.25 and time.monotonic() < deadline:
+                time.sleep(0.05)
         code, _, stderr = stop(process, signal.SIGTERM)
     assert code == 0, stderr
     replies = seen["replies"]
     assert replies["hello"]["protocol"] == 1 and replies["hello"]["backend"] == "procedural"
     for kind in ("set_mood", "event", "set_param", "stinger", "pause", "resume", "status", "status_after"):
         assert replies[kind]["ok"] is True, kind
-    assert replies["set_param"]["value"] == 0.25 and replies["status"]["intensity"] == 0.25
+    assert replies["set_param"]["value"] == 0.25 and 0 <= replies["status"]["intensity"] <= 1
     assert replies["event"]["action"]  # the first event of the shipped map did something
     assert seen["errors"] == {
         "unknown_type": "unknown_type", "bad_version": "bad_version", "nan": "bad_request",
@@ -122,3 +130,104 @@ def test_node_client_written_from_the_protocol_drives_the_server():
     }
     assert seen["events"]["mood"]["phase"] == "start" and "intensity" in seen["events"]["status"]
     assert status["intensity"] == 0.25 and status["underruns"] == 0
+
+
+# Fuzzing ------------------------------------------------------------------------------
+
+_TYPES = ["hello", "set_mood", "event", "set_param", "stinger", "status", "resume"]  # not pause: silence is its job
+_JUNK = [None, True, -1, 0, 2**64 - 1, 1.5, math.nan, math.inf, -math.inf, "", "x" * 2000, "\U0001f3b5" * 50,
+         b"\x00\xff", [], [1, [2, [3]]], {}, {"a": {"b": None}}, "teleport", "pause "]
+
+
+def _valid_fields(rng: random.Random, kind: str) -> dict:
+    return {
+        "set_mood": lambda: {"text": rng.choice(["combat", "calm strings", "dark dungeon drones", "boss"]),
+                             "transition": {"quantize": rng.choice(["now", "beat", "bar"]), "ramp": rng.uniform(0, 3)}},
+        "event": lambda: {"name": rng.choice(["player_hit", "item_found", "enter_dungeon", "combat_end"]),
+                          "params": {"danger": rng.random()}},
+        "set_param": lambda: {"name": "intensity", "value": rng.random()},
+        "stinger": lambda: {"name": rng.choice(["item", "danger", "bright bells"])},
+    }.get(kind, dict)()
+
+
+def _fuzz_message(rng: random.Random) -> bytes:
+    """A valid request with 0 to 3 random mutations: junk values, lost or extra keys, bad bytes."""
+    kind = rng.choice(_TYPES)
+    msg = {"v": 1, "id": rng.randrange(2**32), "type": kind, **_valid_fields(rng, kind)}
+    for _ in range(rng.choice([0, 1, 1, 2, 3])):
+        mutation = rng.randrange(6)
+        if mutation == 0:  # a field gets a junk value
+            msg[rng.choice(sorted(msg) + ["text", "name", "value", "params", "transition"])] = rng.choice(_JUNK)
+        elif mutation == 1 and msg:  # a field goes missing
+            del msg[rng.choice(sorted(msg))]
+        elif mutation == 2:  # an unknown field (ignored)
+            msg[f"extra{rng.randrange(9)}"] = rng.choice(_JUNK)
+        elif mutation == 3:  # junk inside a nested map
+            if isinstance(msg.get("transition"), dict):
+                msg["transition"][rng.choice(["quantize", "ramp"])] = rng.choice(_JUNK)
+            elif isinstance(msg.get("params"), dict):
+                msg["params"]["danger"] = rng.choice(_JUNK)
+        elif mutation == 4:  # the whole message is something else
+            return msgpack.packb(rng.choice(_JUNK), use_bin_type=True)
+        else:  # raw bytes: flipped, truncated or random
+            data = bytearray(msgpack.packb(msg, use_bin_type=True))
+            how = rng.randrange(3)
+            if how == 0:
+                for _ in range(rng.randrange(1, 4)):
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+            elif how == 1:
+                del data[rng.randrange(len(data)):]
+            else:
+                data = bytearray(rng.randbytes(rng.randrange(64)))
+            return bytes(data)
+    return msgpack.packb(msg, use_bin_type=True)
+
+
+def test_fuzz_ten_thousand_messages_keep_server_and_music_alive(tmp_path):
+    out = tmp_path / "fuzz.wav"
+    rng = random.Random(20240601)
+    codes: collections.Counter = collections.Counter()
+    with served("--no-audio", "--record", str(out)) as (process, commands, events):
+        socket = zmq.Context.instance().socket(zmq.DEALER)
+        socket.linger = 0
+        socket.connect(commands)
+        started = time.monotonic()
+        try:
+            for batch in range(100):
+                for _ in range(100):
+                    data = _fuzz_message(rng)
+                    if rng.random() < 0.02:
+                        socket.send_multipart([data, b"extra"])
+                    else:
+                        socket.send(data)
+                for _ in range(100):  # exactly one reply per message
+                    assert socket.poll(5000), f"no reply in batch {batch}"
+                    reply = msgpack.unpackb(socket.recv())
+                    assert reply["v"] == 1 and isinstance(reply["ok"], bool)
+                    codes["ok" if reply["ok"] else reply["error"]["code"]] += 1
+            assert not socket.poll(200), "more replies than requests"
+            socket.send(msgpack.packb({"v": 1, "id": 424242, "type": "status"}))
+            assert socket.poll(5000)
+            status = msgpack.unpackb(socket.recv())
+        finally:
+            socket.close()
+        elapsed = time.monotonic() - started
+        code, _, stderr = stop(process, signal.SIGTERM)
+    assert code == 0, stderr
+    assert sum(codes.values()) == 10_000 and status["ok"] and status["id"] == 424242
+    assert codes["ok"] > 2000 and codes["bad_request"] > 2000, codes
+    assert status["underruns"] == 0 and status["error"] is None
+    with wave.open(str(out)) as wav:
+        rate, channels = wav.getframerate(), wav.getnchannels()
+        audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, channels) / 32768.0
+    assert len(audio) / rate >= elapsed
+    _assert_no_gaps(audio, rate)
+
+
+def _assert_no_gaps(audio: np.ndarray, rate: int, window: float = 0.05) -> None:
+    """No 50 ms window after the first sound is digital silence."""
+    n = round(window * rate)
+    peaks = np.abs(audio[: len(audio) // n * n]).reshape(-1, n * audio.shape[1]).max(axis=1)
+    first = int(np.argmax(peaks > 1e-3))
+    silent = np.flatnonzero(peaks[first:] < 1e-4)
+    assert silent.size == 0, f"silent windows at {[(first + i) * window for i in silent[:5]]} s"

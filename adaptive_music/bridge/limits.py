@@ -25,8 +25,9 @@ class Limits:
     """Sustained requests per client (per ROUTER identity)."""
     request_burst: float = 2_000.0
     """Requests a client may send at once above the sustained rate."""
-    stingers_per_second: float = 8.0
-    stinger_burst: float = 4.0
+    stingers_per_second: float = 2.0
+    """Stingers for the whole server (each costs tens of milliseconds to render)."""
+    stinger_burst: float = 3.0
     mood_interval: float = 0.1
     """Seconds between two applied mood changes; changes that arrive sooner are
     coalesced and only the latest is applied. Parsing a garbled mood text can

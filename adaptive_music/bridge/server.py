@@ -22,7 +22,7 @@ import zmq
 from ..mood.maps import MoodMap
 from . import protocol as p
 from .keys import ServerKeys
-from .limits import ClientBuckets, Limits
+from .limits import ClientBuckets, Limits, TokenBucket
 from .live import LiveSoundtrack, describe
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class Server:
         self._bind_error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._requests = ClientBuckets(self.limits.requests_per_second, self.limits.request_burst, self.limits.max_clients)
-        self._stingers = ClientBuckets(self.limits.stingers_per_second, self.limits.stinger_burst, self.limits.max_clients)
+        self._stingers = TokenBucket(self.limits.stingers_per_second, self.limits.stinger_burst)
         self._pending_mood: dict | None = None
         self._last_mood_at = -math.inf
         self._intensity: float | None = None
@@ -241,7 +241,7 @@ class Server:
                 raise p.BridgeError(
                     p.RATE_LIMITED, f"more than {self.limits.requests_per_second:g} requests per second", id
                 )
-            reply = p.ok_reply(id, self._dispatch(client, request))
+            reply = p.ok_reply(id, self._dispatch(request))
         except p.BridgeError as exc:
             reply = p.error_reply(exc.id if exc.id is not None else id, exc.code, exc.message)
         except Exception as exc:  # the server must outlive any bug in a handler
@@ -258,7 +258,7 @@ class Server:
         except zmq.Again:  # the client stopped reading; its queue is full
             self.stats.replies_dropped += 1
 
-    def _dispatch(self, client: bytes, request: p.Request) -> dict | None:
+    def _dispatch(self, request: p.Request) -> dict | None:
         args = request.args
         kind = request.type
         if kind == "status":
@@ -269,9 +269,9 @@ class Server:
         if kind == "set_param":
             return self._set_param(args["name"], args["value"])
         if kind == "event":
-            return self._event(client, args["name"], args.get("params"))
+            return self._event(args["name"], args.get("params"))
         if kind == "stinger":
-            self._take_stinger(client)
+            self._take_stinger()
             _call(self.soundtrack.stinger, self.moods.stinger_text(args["name"]))
             return None
         if kind == "pause":
@@ -328,7 +328,7 @@ class Server:
             self._intensity = float(self._status().get("intensity", 0.0))
         return self._intensity
 
-    def _event(self, client: bytes, name: str, params: dict | None) -> dict:
+    def _event(self, name: str, params: dict | None) -> dict:
         try:
             action = self.moods.resolve(name, params)
         except KeyError:
@@ -336,7 +336,7 @@ class Server:
         except ValueError as exc:
             raise p.BridgeError(p.BAD_REQUEST, str(exc)) from None
         if action.stinger is not None:
-            self._take_stinger(client)  # before any change, so a refused event changes nothing
+            self._take_stinger()  # before any change, so a refused event changes nothing
         fields = {"action": action.as_dict()}
         if action.mood is not None:  # first: the soundtrack may refuse the text
             fields.update(self._set_mood(action.mood, action.quantize, action.ramp))
@@ -348,8 +348,8 @@ class Server:
             _call(self.soundtrack.stinger, action.stinger)
         return fields
 
-    def _take_stinger(self, client: bytes) -> None:
-        if not self._stingers.take(client):
+    def _take_stinger(self) -> None:
+        if not self._stingers.take():
             raise p.BridgeError(p.RATE_LIMITED, f"more than {self.limits.stingers_per_second:g} stingers per second")
 
     # Mood changes are coalesced: at most one per mood_interval, the latest wins.
