@@ -324,15 +324,16 @@ def render(model: Model, mood: Mood | str, seconds: float, *, seed: int = 0,
                              initial_state=initial_state)
     cfg = gen.config
     total = int(round(seconds * cfg.output_sample_rate))
-    blocks, have, markers = [], 0, []
+    audio = np.empty((total, cfg.channels), np.float32)
+    have, markers = 0, []
     while have < total:
         block = gen.next_block()
-        blocks.append(block)
-        have += len(block)
+        n = min(len(block), total - have)
+        audio[have : have + n] = block[:n]
+        have += n
         markers.extend(gen.take_markers())
         if progress:
-            progress(min(1.0, have / total))
-    audio = np.concatenate(blocks)[:total]
+            progress(have / total)
     seams = [s for s in (gen.seams or []) if 0 < s < total]
     return Rendered(audio, cfg.output_sample_rate, seams, [m for m in markers if m.sample < total])
 

@@ -250,7 +250,7 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
 class NoteCache:
     """A byte-bounded LRU of rendered notes."""
 
-    def __init__(self, sample_rate: int, max_bytes: int = 96 << 20):
+    def __init__(self, sample_rate: int, max_bytes: int = 48 << 20):
         self.sample_rate = sample_rate
         self.max_bytes = max_bytes
         self._bytes = 0

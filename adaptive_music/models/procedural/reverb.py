@@ -56,18 +56,18 @@ class Reverb:
         # Levels ramp across each frame from the previous frame's values.
         frac = np.arange(self.frame, dtype=np.float32) / self.frame
         dry, ramp = (prev[:, :, None] + (levels - prev)[:, :, None] * frac).reshape(2, -1)
-        g = np.repeat(gains, self.frame, axis=1)
         mono = (audio[:, 0] + audio[:, -1]) * 0.5
         tail = np.empty((2, len(audio)), np.float32)
         for a in range(0, len(audio), self.chunk):
             b = min(len(audio), a + self.chunk)
-            tail[:, a:b] = self._run(mono[a:b], g[:, a:b])
+            tail[:, a:b] = self._run(mono[a:b], gains, a)
         tail *= ramp
         if self.channels == 1:
             return audio * dry[:, None] + (0.5 * (tail[0] + tail[1]))[:, None]
         return audio * dry[:, None] + tail.T
 
-    def _run(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    def _run(self, x: np.ndarray, gains: np.ndarray, offset: int) -> np.ndarray:
+        """Run samples [offset, offset + len(x)) of a call; ``gains`` holds each frame's feedback."""
         n = len(x)
         if self._read + int(self.delays.max()) + n > self._size:
             keep = self._buf[:, self._read - 1 :].copy()
@@ -78,7 +78,11 @@ class Reverb:
         # Delayed outputs through a 2-tap average: highs fade a little each round trip.
         s = 0.5 * (self._buf[:, r : r + n] + self._buf[:, r - 1 : r + n - 1])
         s -= (2.0 / 8.0) * s.sum(axis=0)  # Householder reflection: lossless mixing
-        y = x[None, :] * (_IN_SIGNS[:, None] * 0.35) + g * s
+        f = self.frame
+        for start in range(offset - offset % f, offset + n, f):  # each frame's own feedback gains
+            a, b = max(start, offset) - offset, min(start + f, offset + n) - offset
+            s[:, a:b] *= gains[:, start // f, None]
+        y = x[None, :] * (_IN_SIGNS[:, None] * 0.35) + s
         for k, d in enumerate(self.delays):
             self._buf[k, r + d : r + d + n] = y[k]
         self._read = r + n
