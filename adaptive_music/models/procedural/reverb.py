@@ -6,10 +6,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-# Mutually prime delays (samples at 48 kHz, scaled for other rates): 41-74 ms.
-# Each exceeds two frames, so a whole hop of frames runs in few vectorised chunks.
-_DELAYS_48K = (1973, 2179, 2399, 2617, 2851, 3061, 3299, 3547)
-_IN_SIGNS = np.array([1, -1, 1, -1, 1, 1, -1, -1], np.float32)
+# Delays in samples at 48 kHz (scaled for other rates), 41-74 ms, in an arithmetic
+# progression so that every line's write lands in one strided view (one numpy call).
+# Each exceeds two frames, so a whole hop runs in few vectorised chunks.
+_DELAY0, _DELAY_STEP = 1973, 224
+_IN_GAINS = 0.35 * np.array([1, -1, 1, -1, 1, 1, -1, -1], np.float32)[:, None]
 _OUT_L = np.array([1, 1, -1, 1, -1, 1, 1, -1], np.float32) / np.sqrt(8)
 _OUT_R = np.array([1, -1, 1, 1, 1, -1, 1, 1], np.float32) / np.sqrt(8)
 
@@ -31,12 +32,16 @@ class Reverb:
         self.frame = samples_per_frame
         self.channels = channels
         self.space = space
-        self.delays = np.array([round(d * sample_rate / 48000) for d in _DELAYS_48K])
-        self.chunk = int(self.delays.min()) - 1
-        # Each line writes its output d samples ahead of the shared read
-        # position, so one 2-D slice reads every line's delayed signal.
-        self._size = 1 << 15
-        self._buf = np.zeros((8, self._size), np.float32)
+        step = round(_DELAY_STEP * sample_rate / 48000)
+        self.delays = round(_DELAY0 * sample_rate / 48000) + step * np.arange(8)
+        self.chunk = int(self.delays[0]) - 1
+        # One flat buffer, a row of `row` samples per line. Line k writes its
+        # output d_k ahead of the shared read position r, so reads of every
+        # line are one 2-D slice and writes one strided view.
+        self._row = 1 << 15
+        self._flat = np.zeros(8 * self._row, np.float32)
+        self._buf = self._flat.reshape(8, self._row)
+        self._step = int(step)
         self._read = 1  # one sample of history before it feeds the 2-tap average
         self._out = np.stack([_OUT_L, _OUT_R])
         self._prev: np.ndarray | None = None
@@ -49,7 +54,7 @@ class Reverb:
         for i in range(n_frames):
             level, wet, t60 = self.space(condition, frame + i)
             levels[:, i] = level, level * wet
-            gains[:, i] = 10 ** (-3 * self.delays / (t60 * self.sr))
+            gains[:, i] = 0.5 * 10 ** (-3 * self.delays / (t60 * self.sr))
         first = levels[:, :1] if self._prev is None else self._prev
         prev = np.concatenate([first, levels[:, :-1]], axis=1)
         self._prev = levels[:, -1:].copy()
@@ -69,21 +74,23 @@ class Reverb:
     def _run(self, x: np.ndarray, gains: np.ndarray, offset: int) -> np.ndarray:
         """Run samples [offset, offset + len(x)) of a call; ``gains`` holds each frame's feedback."""
         n = len(x)
-        if self._read + int(self.delays.max()) + n > self._size:
+        if self._read + int(self.delays[-1]) + n > self._row:
             keep = self._buf[:, self._read - 1 :].copy()
             self._buf[:] = 0.0
             self._buf[:, : keep.shape[1]] = keep
             self._read = 1
         r = self._read
-        # Delayed outputs through a 2-tap average: highs fade a little each round trip.
-        s = 0.5 * (self._buf[:, r : r + n] + self._buf[:, r - 1 : r + n - 1])
-        s -= (2.0 / 8.0) * s.sum(axis=0)  # Householder reflection: lossless mixing
+        # Delayed outputs through a 2-tap sum (the 1/2 is in the gains): highs fade each round trip.
+        s = self._buf[:, r : r + n] + self._buf[:, r - 1 : r + n - 1]
+        s -= 0.25 * s.sum(axis=0)  # Householder reflection: lossless mixing
         f = self.frame
         for start in range(offset - offset % f, offset + n, f):  # each frame's own feedback gains
             a, b = max(start, offset) - offset, min(start + f, offset + n) - offset
             s[:, a:b] *= gains[:, start // f, None]
-        y = x[None, :] * (_IN_SIGNS[:, None] * 0.35) + s
-        for k, d in enumerate(self.delays):
-            self._buf[k, r + d : r + d + n] = y[k]
+        s += x * _IN_GAINS
+        item = self._flat.itemsize
+        writes = np.lib.stride_tricks.as_strided(self._flat[r + int(self.delays[0]) :], shape=(8, n),
+                                                 strides=((self._row + self._step) * item, item))
+        writes[...] = s
         self._read = r + n
-        return self._out @ y
+        return self._out @ s
