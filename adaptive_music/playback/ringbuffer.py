@@ -2,10 +2,14 @@
 
 The consumer is the audio callback, so :meth:`RingBuffer.read_into` only
 copies: it allocates no buffers, takes no locks and never logs. Each index is
-written by one side only and read by the other; under the GIL an int
-attribute store is atomic, and the writer copies its frames in before it
-publishes the new write index, so the reader never sees a frame that is not
-there yet.
+written by one side only and read by the other, and the writer copies its
+frames in before it publishes the new write index, so the reader never sees
+a frame that is not there yet.
+
+The indices and the frames can live in memory shared with another process
+(``buffer``), so that the producer can run outside the consumer's GIL. The
+indices are aligned 64-bit integers, which x86-64 and ARMv8 store and load
+whole; x86-64 also keeps stores in order, which the publish step relies on.
 
 When the ring runs dry the missing frames decay from the last frame played
 to silence over ``fade_frames`` instead of stepping to zero (a click), and
@@ -15,6 +19,10 @@ the next frames that arrive fade back in the same way.
 from __future__ import annotations
 
 import numpy as np
+
+
+_WRITTEN, _READ, _CLOSED = 0, 1, 2  # slots of the shared index header
+_HEADER = 4 * 8  # bytes: four int64 slots, the last spare
 
 
 class RingBuffer:
@@ -28,14 +36,23 @@ class RingBuffer:
         Samples per frame.
     fade_frames
         Length of the fade to silence on an underrun and of the fade back in.
+    buffer
+        Writable memory of :meth:`nbytes` bytes to keep the indices and frames
+        in (shared memory); the producer and the consumer each wrap the same
+        memory in a RingBuffer. Zeroed memory is an empty ring. None allocates.
     """
 
-    def __init__(self, capacity: int, channels: int, *, fade_frames: int = 128) -> None:
+    def __init__(self, capacity: int, channels: int, *, fade_frames: int = 128, buffer: object = None) -> None:
         if capacity < 1 or channels < 1 or fade_frames < 1:
             raise ValueError("capacity, channels and fade_frames must be positive")
         self.capacity = int(capacity)
         self.channels = int(channels)
-        self._buf = np.zeros((self.capacity, self.channels), np.float32)
+        if buffer is None:
+            buffer = bytearray(self.nbytes(self.capacity, self.channels))
+        # Frames written, frames read, closed flag: each stored by one side only.
+        self._idx = np.frombuffer(buffer, np.int64, 4)
+        self._buf = np.frombuffer(buffer, np.float32, self.capacity * self.channels, _HEADER).reshape(
+            self.capacity, self.channels)
         # Ramps as wide as a frame: numpy multiplies equal shapes without
         # building a broadcasting iterator, which would allocate.
         steps = np.arange(1, fade_frames + 1, dtype=np.float32) / fade_frames
@@ -44,64 +61,69 @@ class RingBuffer:
         self._fade_frames = int(fade_frames)
         self._last = np.zeros(self.channels, np.float32)
         self._fade_in_at = self._fade_frames  # == fade_frames: not fading in
-        self._written = 0  # frames ever written; only the producer stores it
-        self._read = 0  # frames ever read; only the consumer stores it
-        self._closed = False
         self.underruns = 0
         """Reads that came up short while the producer was still running."""
         self.underrun_frames = 0
         """Frames of silence those reads filled in."""
+
+    @staticmethod
+    def nbytes(capacity: int, channels: int) -> int:
+        """Bytes of memory a ring of this size keeps in ``buffer``."""
+        return _HEADER + 4 * capacity * channels
 
     # -- both sides -------------------------------------------------------------
 
     @property
     def readable(self) -> int:
         """Frames written and not yet read."""
-        return self._written - self._read
+        idx = self._idx
+        return int(idx[_WRITTEN] - idx[_READ])
 
     @property
     def writable(self) -> int:
         """Frames that fit without overwriting unread ones."""
-        return self.capacity - (self._written - self._read)
+        return self.capacity - self.readable
 
     @property
     def frames_read(self) -> int:
         """Frames of audio read so far (fill-in silence not counted)."""
-        return self._read
+        return int(self._idx[_READ])
 
     @property
     def frames_written(self) -> int:
-        return self._written
+        return int(self._idx[_WRITTEN])
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return bool(self._idx[_CLOSED])
 
     @property
     def drained(self) -> bool:
         """True once the producer has closed the ring and every frame was read."""
-        return self._closed and self._read == self._written
+        idx = self._idx
+        return bool(idx[_CLOSED]) and idx[_READ] == idx[_WRITTEN]
 
     # -- producer ---------------------------------------------------------------
 
     def write(self, frames: np.ndarray) -> None:
         """Append ``frames`` (shape ``(n, channels)``); raise BufferError if they don't fit."""
-        if self._closed:
+        if self.closed:
             raise BufferError("the ring is closed")
         n = len(frames)
         if frames.ndim != 2 or frames.shape[1] != self.channels:
             raise ValueError(f"expected frames of shape (n, {self.channels}), got {frames.shape}")
         if n > self.writable:
             raise BufferError(f"{n} frames do not fit: {self.writable} free of {self.capacity}")
-        start = self._written % self.capacity
+        written = int(self._idx[_WRITTEN])
+        start = written % self.capacity
         first = min(n, self.capacity - start)
         self._buf[start : start + first] = frames[:first]
         self._buf[: n - first] = frames[first:]
-        self._written += n  # publish only after the copy
+        self._idx[_WRITTEN] = written + n  # publish only after the copy
 
     def close(self) -> None:
         """Mark the end of the audio: running dry from now on is not an underrun."""
-        self._closed = True
+        self._idx[_CLOSED] = 1
 
     # -- consumer (audio callback) ------------------------------------------------
 
@@ -114,18 +136,20 @@ class RingBuffer:
         n = len(out)
         if n == 0:
             return 0
-        got = min(n, self._written - self._read)
+        idx = self._idx
+        read = int(idx[_READ])
+        got = min(n, int(idx[_WRITTEN]) - read)
         if got:
-            start = self._read % self.capacity
+            start = read % self.capacity
             first = min(got, self.capacity - start)
             out[:first] = self._buf[start : start + first]
             if got > first:
                 out[first:got] = self._buf[: got - first]
-            self._read += got
+            idx[_READ] = read + got
             if self._fade_in_at < self._fade_frames:
                 self._apply_fade_in(out[: min(got, self._fade_frames - self._fade_in_at)])
         if got < n:
-            if not self._closed:
+            if not idx[_CLOSED]:
                 self.underruns += 1
                 self.underrun_frames += n - got
             self._fade_out_into(out[got:], out[got - 1] if got else self._last)

@@ -1,0 +1,376 @@
+"""The generator side of playback: a streaming generator filling the ring, on a thread or in its own process.
+
+Thread or process? Measured with ``bench/playback.py`` (2 cores, PulseAudio
+null sink, 20 ms device latency, procedural backend): with the generator on a
+thread and a second thread doing pure-Python busy work, the slowest block
+took 828 ms instead of about 10 ms and 30 s of playback underran 358 times.
+Each time the generator gives up the GIL (every sleep, every large numpy
+call) it waits a whole switch interval (5 ms) to get it back from the busy
+thread, and one block makes hundreds of such calls. The audio callback only
+needs the GIL once per buffer, so it is late by at most about one switch
+interval. So by default the generator runs in a child process
+(:class:`ProcessFeed`) that writes into a ring in shared memory, and only
+the copy out of the ring, the beat callbacks and the control calls stay in
+the game's process. :class:`ThreadFeed` remains for backends passed as
+objects, which cannot be rebuilt in another process.
+
+The child is started as ``python -m adaptive_music.playback.feed`` rather
+than through :mod:`multiprocessing`, so that it never re-imports the game's
+main script. It reads its setup and then control calls from stdin and
+writes applied controls and beat markers to stdout, as length-prefixed
+msgpack frames; the ring lives in a file in ``/dev/shm`` that both map.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import mmap
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from typing import Any, BinaryIO, Callable
+
+import msgpack
+import numpy as np
+
+from ..config import StreamConfig
+from ..engine.stream import StreamingGenerator
+from ..models import load_backend
+from ..models.base import Marker, Model
+from .player import Producer
+from .ringbuffer import RingBuffer
+
+log = logging.getLogger(__name__)
+
+CONTROL_METHODS = ("set_mood", "set_intensity", "stinger")
+_MAX_PENDING_STINGERS = 8
+_MAX_FRAME = 1 << 20  # bytes; control and marker frames are far smaller
+
+
+@dataclasses.dataclass(frozen=True)
+class Control:
+    """A control call as the generator received it: before the block at output sample ``position``."""
+
+    position: int
+    method: str
+    """``set_mood``, ``set_intensity`` or ``stinger``."""
+    args: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorSpec:
+    """What it takes to build the same generator anywhere."""
+
+    backend: str | Model
+    mood: str
+    seed: int = 0
+    config: StreamConfig | None = None
+    backend_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def build(self) -> StreamingGenerator:
+        model = load_backend(self.backend, **self.backend_options) if isinstance(self.backend, str) else self.backend
+        return StreamingGenerator(model, self.mood, config=self.config, seed=self.seed)
+
+
+class Coalescer:
+    """Control calls waiting for the generator; the latest call of each method wins."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # held only to swap small containers
+        self._calls: dict[str, tuple] = {}
+        self._stingers: list[tuple] = []
+
+    def put(self, method: str, args: tuple) -> None:
+        with self._lock:
+            if method == "stinger":
+                if len(self._stingers) < _MAX_PENDING_STINGERS:  # more would only pile up
+                    self._stingers.append(args)
+                return
+            self._calls.pop(method, None)  # re-insert: calls keep the order of their latest issue
+            self._calls[method] = args
+
+    def take(self) -> list[tuple[str, tuple]]:
+        with self._lock:
+            calls = list(self._calls.items()) + [("stinger", a) for a in self._stingers]
+            self._calls, self._stingers = {}, []
+        return calls
+
+
+def generator_source(gen: StreamingGenerator, calls: Coalescer, on_applied: Callable[[Control], None],
+                     on_markers: Callable[[list[Marker]], None]) -> Callable[[], np.ndarray]:
+    """A block source: applies waiting control calls, then pulls the next block and its beats."""
+
+    def next_block() -> np.ndarray:
+        for method, args in calls.take():
+            try:
+                getattr(gen, method)(*args)
+            except ValueError as exc:  # checked when queued: only a backend quirk gets here
+                log.error("%s%r was rejected: %s", method, args, exc)
+                continue
+            on_applied(Control(gen.position, method, args))
+        block = gen.next_block()
+        markers = gen.take_markers()
+        if markers:
+            on_markers(markers)
+        return block
+
+    return next_block
+
+
+def render_controls(generator: StreamingGenerator, controls: list[Control], frames: int) -> np.ndarray:
+    """The first ``frames`` output samples of ``generator`` (fresh: same backend, mood, seed
+    and config as a live session) given the same ``controls``: what that session played."""
+    out = []
+    have = 0
+    todo = sorted(controls, key=lambda c: c.position)
+    i = 0
+    while have < frames:
+        while i < len(todo) and todo[i].position <= generator.position:
+            getattr(generator, todo[i].method)(*todo[i].args)
+            i += 1
+        block = generator.next_block()
+        out.append(block)
+        have += len(block)
+    return np.concatenate(out)[:frames]
+
+
+# -- in this process --------------------------------------------------------------
+
+
+class ThreadFeed:
+    """Runs the generator on a thread of this process."""
+
+    def __init__(self, spec: GeneratorSpec, ring: RingBuffer, target_frames: int, limit_frames: int | None,
+                 on_applied: Callable[[Control], None], on_markers: Callable[[list[Marker]], None]) -> None:
+        self.ring = ring
+        self._calls = Coalescer()
+        source = generator_source(spec.build(), self._calls, on_applied, on_markers)
+        self._producer = Producer(source, ring, target_frames, limit_frames)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="adaptive-music-generator", daemon=True)
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._producer.error
+
+    def send(self, method: str, args: tuple) -> None:
+        self._calls.put(method, args)
+
+    def start(self) -> None:
+        """Fill the ring to its target, then keep it filled from a thread."""
+        self._producer.prefill(self._stop)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            self._producer.run(self._stop)
+        except Exception:
+            log.exception("the music generator failed; playback ends here")
+
+
+# -- in a child process -----------------------------------------------------------
+
+
+def _write_frame(stream: BinaryIO, message: Any) -> None:
+    data = msgpack.packb(message, use_bin_type=True)
+    stream.write(struct.pack("<I", len(data)) + data)
+    stream.flush()
+
+
+def _read_frame(stream: BinaryIO) -> Any:
+    """The next message, or None at end of stream."""
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (size,) = struct.unpack("<I", head)
+    if size > _MAX_FRAME:
+        raise ValueError(f"message of {size} bytes is over the {_MAX_FRAME}-byte limit")
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return msgpack.unpackb(data, raw=False)
+
+
+def _shared_file(nbytes: int) -> tuple[str, mmap.mmap]:
+    """A zeroed file of ``nbytes`` in shared memory (RAM-backed where /dev/shm exists), mapped."""
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    fd, path = tempfile.mkstemp(prefix="adaptive-music-ring-", dir=folder)
+    try:
+        os.ftruncate(fd, nbytes)
+        return path, mmap.mmap(fd, nbytes)
+    finally:
+        os.close(fd)
+
+
+class ProcessFeed:
+    """Runs the generator in a child process that writes into a shared-memory ring."""
+
+    _START_TIMEOUT = 120.0  # seconds for the child to load its backend and fill the ring
+
+    def __init__(self, spec: GeneratorSpec, capacity: int, channels: int, target_frames: int,
+                 limit_frames: int | None, on_applied: Callable[[Control], None],
+                 on_markers: Callable[[list[Marker]], None]) -> None:
+        if not isinstance(spec.backend, str):
+            raise TypeError("a generator process needs the backend by name; use a thread for a model object")
+        self._path, self._map = _shared_file(RingBuffer.nbytes(capacity, channels))
+        self.ring = RingBuffer(capacity, channels, buffer=self._map)
+        self._setup = {
+            "ring": self._path, "capacity": capacity, "channels": channels,
+            "target_frames": target_frames, "limit_frames": limit_frames,
+            "backend": spec.backend, "backend_options": spec.backend_options, "mood": spec.mood,
+            "seed": spec.seed, "config": dataclasses.asdict(spec.config) if spec.config else None,
+        }
+        self._on_applied, self._on_markers = on_applied, on_markers
+        self._proc: subprocess.Popen | None = None
+        self._send_lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+        self._stopping = False
+        self.error: BaseException | None = None
+
+    def send(self, method: str, args: tuple) -> None:
+        """Pass a control call to the child; blocks only if the child stopped reading."""
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        try:
+            with self._send_lock:
+                _write_frame(self._proc.stdin, [method, list(args)])
+        except (BrokenPipeError, ValueError):  # the child has gone; the reader reports why
+            pass
+
+    def start(self) -> None:
+        """Start the child and wait until it has filled the ring."""
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "adaptive_music.playback.feed"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": _package_root()})
+        _write_frame(self._proc.stdin, self._setup)
+        self._reader = threading.Thread(target=self._read, name="adaptive-music-generator-reader", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + self._START_TIMEOUT
+        while self.ring.readable < self._setup["target_frames"] and not self.ring.closed:
+            if self._proc.poll() is not None or self.error is not None:
+                self._reader.join(1.0)
+                raise RuntimeError(f"the generator process failed to start: {self.error or 'it exited'}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the generator process did not start in time")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        """End the child (it stops at end of input), and free the ring."""
+        self._stopping = True
+        proc = self._proc
+        if proc is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                proc.wait(5.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._reader is not None:
+            self._reader.join()
+        if os.path.exists(self._path):
+            os.unlink(self._path)
+
+    def _read(self) -> None:
+        stdout = self._proc.stdout
+        while True:
+            try:
+                msg = _read_frame(stdout)
+            except ValueError as exc:
+                msg, self.error = None, RuntimeError(f"bad message from the generator process: {exc}")
+            if msg is None:
+                break
+            kind = msg[0]
+            if kind == "markers":
+                self._on_markers([Marker(**m) for m in msg[1]])
+            elif kind == "applied":
+                self._on_applied(Control(msg[1], msg[2], tuple(msg[3])))
+            elif kind == "error":
+                self.error = RuntimeError(msg[1])
+                log.error("the music generator failed; playback ends here:\n%s", msg[1])
+        if not self._stopping and not self.ring.closed:
+            self.error = self.error or RuntimeError(f"the generator process exited ({self._proc.wait()})")
+            log.error("%s; playback ends here", self.error)
+            self.ring.close()
+
+
+def _package_root() -> str:
+    """PYTHONPATH for the child: where this package lives, then what the parent had."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rest = os.environ.get("PYTHONPATH")
+    return root + (os.pathsep + rest if rest else "")
+
+
+def _child_main() -> int:
+    """The child's side: read the setup, then generate into the ring until stdin closes."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # stdout carries frames only
+    setup = _read_frame(stdin)
+    if setup is None:
+        return 1
+    out_lock = threading.Lock()
+
+    def send(message: Any) -> None:
+        with out_lock:
+            _write_frame(stdout, message)
+
+    try:
+        fd = os.open(setup["ring"], os.O_RDWR)
+        try:
+            shared = mmap.mmap(fd, RingBuffer.nbytes(setup["capacity"], setup["channels"]))
+        finally:
+            os.close(fd)
+        ring = RingBuffer(setup["capacity"], setup["channels"], buffer=shared)
+        config = StreamConfig(**setup["config"]) if setup["config"] else None
+        spec = GeneratorSpec(setup["backend"], setup["mood"], setup["seed"], config, setup["backend_options"])
+        calls = Coalescer()
+        source = generator_source(
+            spec.build(), calls,
+            on_applied=lambda c: send(["applied", c.position, c.method, list(c.args)]),
+            on_markers=lambda ms: send(["markers", [dataclasses.asdict(m) for m in ms]]))
+        producer = Producer(source, ring, setup["target_frames"], setup["limit_frames"])
+    except Exception:
+        send(["error", traceback.format_exc()])
+        return 1
+    stop = threading.Event()
+
+    def read_controls() -> None:
+        while True:
+            try:
+                msg = _read_frame(stdin)
+            except ValueError:
+                msg = None
+            if msg is None:  # the parent closed our input: stop
+                stop.set()
+                return
+            if isinstance(msg, list) and len(msg) == 2 and msg[0] in CONTROL_METHODS:
+                calls.put(msg[0], tuple(msg[1]))
+
+    threading.Thread(target=read_controls, daemon=True).start()
+    try:
+        producer.prefill(stop)
+        producer.run(stop)
+    except Exception:
+        send(["error", traceback.format_exc()])
+        return 1
+    stop.wait()  # stay until the parent is done with the ring
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

@@ -1,0 +1,237 @@
+"""The live soundtrack: a streaming generator playing through a sound device, steered while it plays.
+
+Example::
+
+    from adaptive_music import Soundtrack
+
+    with Soundtrack(backend="procedural", seed=1, mood="exploring a quiet cave") as music:
+        music.set_intensity(0.3)
+        music.on_bar(lambda beat: print("bar", beat.bar, "heard at", beat.time))
+        ...
+        music.set_mood("ambush! fast drums", transition="beat")
+        music.stinger("item_pickup")
+
+Control calls are checked on the caller's thread (bad input raises there)
+and handed to the generator, which applies them just before it makes the
+next block. Calls made faster than blocks are made coalesce: the latest mood
+and the latest intensity win, and at most a few stingers wait. Because each
+call lands at an exact stream position, a session can be rendered again
+offline, sample for sample (:meth:`Soundtrack.controls`,
+:func:`~adaptive_music.playback.feed.render_controls`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..config import StreamConfig
+from ..engine.timeline import check_transition
+from ..models import load_backend
+from ..models.base import Marker, Model, Mood, check_intensity
+from .beats import BeatCallback, BeatDispatcher
+from .device import DeviceOutput
+from .feed import Control, GeneratorSpec, ProcessFeed, ThreadFeed
+from .player import Output, Player
+from .ringbuffer import RingBuffer
+
+
+class Soundtrack:
+    """Live adaptive music on a sound device; a context manager.
+
+    Parameters
+    ----------
+    backend
+        Backend name for :func:`~adaptive_music.models.load_backend`, or a model object.
+    seed
+        Same seed and same control calls at the same stream positions give the same music.
+    mood
+        The starting mood text.
+    device
+        Output device index or name; None for the system default. Ignored with ``sink``.
+    latency
+        Requested device latency in seconds.
+    sink
+        Play into this output instead of a sound device, e.g. a
+        :class:`~adaptive_music.playback.device.ClockedFileSink`.
+    ahead
+        Seconds generated ahead of the device. Smaller reacts faster; too
+        small underruns when a block is slow to make.
+    blocksize
+        Device frames per callback; 0 lets the host choose.
+    seconds
+        Stop after this much music; None plays until :meth:`close`.
+    process
+        Generate in a child process, out of this process's GIL (see
+        :mod:`~adaptive_music.playback.feed`). None: yes when ``backend`` is a name.
+    record_controls
+        Keep every control call with its stream position (:meth:`controls`).
+    config
+        Stream configuration for the generator; the backend's default if None.
+    **backend_options
+        Passed to :func:`~adaptive_music.models.load_backend`.
+    """
+
+    def __init__(self, backend: str | Model = "procedural", seed: int = 0,
+                 mood: str = "calm exploration", device: int | str | None = None, latency: float = 0.02,
+                 sink: Output | None = None, *, ahead: float = 0.1, blocksize: int = 0,
+                 seconds: float | None = None, process: bool | None = None, record_controls: bool = False,
+                 config: StreamConfig | None = None, **backend_options: Any) -> None:
+        if not (isinstance(ahead, (int, float)) and 0 < ahead <= 10):
+            raise ValueError(f"ahead must be between 0 and 10 seconds, got {ahead!r}")
+        if seconds is not None and not seconds > 0:
+            raise ValueError(f"seconds must be positive, got {seconds!r}")
+        # This process keeps a model too: to check mood texts as they are set.
+        self.model = load_backend(backend, **backend_options) if isinstance(backend, str) else backend
+        self.config = config or self.model.default_config()
+        Mood(mood)
+        self.model.condition(Mood(mood))
+        self.spec = GeneratorSpec(backend, mood, seed, self.config, backend_options)
+        output = sink if sink is not None else DeviceOutput(device, blocksize=blocksize, latency=latency)
+
+        sr, channels = self.config.output_sample_rate, self.config.channels
+        target = max(1, round(ahead * sr))
+        capacity = target + 4 * self.config.block_size
+        limit = None if seconds is None else round(seconds * sr)
+        self._controls: list[Control] | None = [] if record_controls else None
+        if process is None:
+            process = isinstance(backend, str)
+        if process:
+            self.feed: ThreadFeed | ProcessFeed = ProcessFeed(self.spec, capacity, channels, target, limit,
+                                                              self._applied, self._markers)
+            ring = self.feed.ring
+        else:
+            ring = RingBuffer(capacity, channels)
+            self.feed = ThreadFeed(self.spec, ring, target, limit, self._applied, self._markers)
+        self.player = Player(ring, sr, output)
+        self.beats = BeatDispatcher(self.player.heard_at)
+        self._lock = threading.Lock()
+        self._mood = Mood(mood)
+        self._started = False
+        self._closed = False
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> "Soundtrack":
+        """Start the generator, wait until it is ahead, and open the output."""
+        if self._closed:
+            raise RuntimeError("this soundtrack was closed; make a new one")
+        if not self._started:
+            self._started = True
+            self.beats.start()
+            try:
+                self.feed.start()
+                self.player.start()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    def close(self) -> None:
+        """Stop playing, close the output and end the generator."""
+        if self._started and not self._closed:
+            self.player.stop()
+            self.feed.stop()
+            self.beats.stop()
+        self._closed = True
+
+    def __enter__(self) -> "Soundtrack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """With ``seconds`` set: wait until it has all been heard; True when it has."""
+        return self.player.wait(timeout)
+
+    # -- control (any thread) -----------------------------------------------------
+
+    def set_mood(self, text: str, transition: str = "now", ramp: float | None = None) -> None:
+        """Move to the mood ``text`` at the next ``transition`` ("now", "beat" or "bar"),
+        blending over ``ramp`` seconds (default 0)."""
+        ramp = 0.0 if ramp is None else ramp
+        check_transition(transition, ramp)
+        with self._lock:
+            mood = Mood(text, self._mood.intensity)
+            self.model.condition(mood)  # raises for text the backend can't use
+            self._mood = mood
+        self.feed.send("set_mood", (text, transition, float(ramp)))
+
+    def set_intensity(self, x: float, ramp: float = 0.5) -> None:
+        """Set the intensity, in [0, 1]; layers and density follow over ``ramp`` seconds."""
+        x = check_intensity(x)
+        check_transition("now", ramp)
+        with self._lock:
+            self._mood = Mood(self._mood.text, x)
+        self.feed.send("set_intensity", (x, float(ramp)))
+
+    def stinger(self, name_or_text: str) -> None:
+        """Play a short accent in the current key and tempo on the next beat.
+
+        ``name_or_text`` is a stinger name (``item_pickup``, ``level_up``, ...)
+        or a mood text that picks one. While more than a few wait, more are dropped.
+        """
+        from ..models.procedural.stingers import check_stinger
+
+        check_stinger(name_or_text)
+        self.feed.send("stinger", (name_or_text,))
+
+    def pause(self) -> None:
+        """Fade out and hold; the music resumes where it stopped."""
+        self.player.pause()
+
+    def resume(self) -> None:
+        self.player.resume()
+
+    def on_beat(self, callback: BeatCallback) -> None:
+        """Call ``callback(beat)`` (a :class:`~adaptive_music.playback.beats.Beat`) as each beat is heard.
+
+        Callbacks run on a dedicated thread, not the audio thread; ``beat.time``
+        is when the beat is heard, on :func:`time.monotonic`'s clock. A callback
+        that raises is logged and removed.
+        """
+        self.beats.on_beat(callback)
+
+    def on_bar(self, callback: BeatCallback) -> None:
+        """Like :meth:`on_beat`, on the first beat of each bar."""
+        self.beats.on_bar(callback)
+
+    # -- state ------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Where the music is: mood and intensity (latest requested), playhead and
+        buffered seconds, underruns, and the bpm, bar and beat last heard."""
+        heard = self.beats.last
+        player = self.player
+        error = self.feed.error
+        return {
+            "mood": self._mood.text,
+            "intensity": self._mood.intensity,
+            "playhead": player.playhead,
+            "buffered": player.buffered,
+            "underruns": player.underruns,
+            "output_underflows": player.output.output_underflows,
+            "bpm": heard.bpm if heard else None,
+            "bar": heard.bar if heard else None,
+            "beat": heard.beat if heard else None,
+            "beats_per_bar": heard.beats_per_bar if heard else None,
+            "paused": player.paused,
+            "latency": player.output.latency,
+            "error": None if error is None else str(error),
+        }
+
+    def controls(self) -> list[Control]:
+        """The control calls applied so far, with their positions (needs ``record_controls``)."""
+        if self._controls is None:
+            raise RuntimeError("make the Soundtrack with record_controls=True to keep its controls")
+        return list(self._controls)
+
+    # -- from the generator ---------------------------------------------------------
+
+    def _applied(self, control: Control) -> None:
+        if self._controls is not None:
+            self._controls.append(control)
+
+    def _markers(self, markers: list[Marker]) -> None:
+        self.beats.add(markers)

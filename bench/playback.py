@@ -1,0 +1,233 @@
+"""Real-time playback figures, measured through a PulseAudio null sink and its monitor.
+
+    python bench/playback.py                       # the issue's figures: 10-minute underrun runs
+    python bench/playback.py --minutes 1           # shorter underrun runs
+    python bench/playback.py --only latency        # one section: underruns, latency
+
+Sections:
+
+underruns  Play the procedural backend for --minutes through the sink at
+           --latency-ms device latency, once idle and once while another
+           thread does pure-Python busy work. Counts ring underruns and
+           output_underflow flags, and the least time any callback had
+           before its buffer was due ("slack": how close the GIL and the
+           scheduler came to a dropout).
+latency    One captured session with --changes mood changes of each kind:
+           transition="now" (call to first changed sample heard, p50/p95),
+           "beat" and "bar" (first changed sample vs. the beat or bar
+           boundary), and beat callbacks (when they fire vs. when the beat
+           is heard). "Heard" is when the null sink played the sample, read
+           from the capture's arrival times.
+
+The sink is started with scripts/pulse-test-sink.sh if it is not running,
+and stopped again at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import random
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from adaptive_music.playback.capture import PulseCapture  # noqa: E402
+from adaptive_music.playback.feed import render_controls
+from adaptive_music.playback.soundtrack import Soundtrack  # noqa: E402
+
+SCRIPT = ROOT / "scripts" / "pulse-test-sink.sh"
+MOODS = ("calm exploration, soft strings", "tense chase, fast drums")
+SR = 48000
+
+
+def busy_work(stop: threading.Event) -> None:
+    """Python-heavy work that holds the GIL whenever it can (a game's logic thread)."""
+    x = 0
+    while not stop.is_set():
+        for i in range(20000):
+            x += i * i % 7
+
+
+def watch_slack(music: Soundtrack) -> list[float]:
+    """Record, per output buffer, how long before it was due the callback ran."""
+    slack: list[float] = []
+    fill = music.player._fill
+
+    def timed(out: np.ndarray, heard_at: float) -> None:
+        slack.append(heard_at - time.monotonic())
+        fill(out, heard_at)
+
+    music.player._fill = timed
+    return slack
+
+
+def run_underruns(args: argparse.Namespace, busy: bool) -> dict:
+    stop = threading.Event()
+    worker = threading.Thread(target=busy_work, args=(stop,), daemon=True)
+    music = Soundtrack(seed=args.seed, mood=MOODS[0], device="pulse", latency=args.latency_ms / 1000,
+                       ahead=args.ahead, seconds=args.minutes * 60)
+    slack = watch_slack(music)
+    step_times: list[float] = []
+    source = music.player.source
+
+    def timed_source() -> np.ndarray:
+        t = time.perf_counter()
+        block = source()
+        step_times.append(time.perf_counter() - t)
+        return block
+
+    music.player.source = timed_source
+    if busy:
+        worker.start()
+    try:
+        with music:
+            # Keep the music moving so that the generator keeps meeting new material.
+            i = 0
+            while not music.wait(timeout=5.0):
+                i += 1
+                music.set_mood(MOODS[i % 2], transition="bar", ramp=1.0)
+            status = music.status()
+    finally:
+        stop.set()
+    return {
+        "underruns": status["underruns"],
+        "output_underflows": status["output_underflows"],
+        "min_slack_ms": 1000 * min(slack[10:]),  # past PulseAudio's start-up
+        "max_block_ms": 1000 * max(step_times),
+        "callbacks": len(slack),
+    }
+
+
+def first_change(heard: np.ndarray, reference: np.ndarray, start: int) -> int | None:
+    """First frame at or after ``start`` where the two differ."""
+    diff = np.flatnonzero(np.any(np.abs(heard[start:] - reference[start:]) > 1e-6, axis=1))
+    return start + int(diff[0]) if len(diff) else None
+
+
+def align(capture: np.ndarray, reference: np.ndarray) -> int:
+    a = capture.mean(axis=1).astype(np.float64)
+    b = reference[:SR].mean(axis=1).astype(np.float64)
+    n = 1 << (len(a) + len(b)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)[: len(a) - len(b) + 1]
+    return int(np.argmax(corr))
+
+
+def run_latency(args: argparse.Namespace) -> dict:
+    rng = random.Random(args.seed)
+    plan = ["now"] * args.changes + ["beat"] * (args.changes // 2) + ["bar"] * (args.changes // 2)
+    gap = 2.5  # seconds between changes: a bar at the slowest tempo fits in
+    seconds = 3.0 + gap * len(plan) + 2.0
+    beats: list[tuple[float, object]] = []
+    calls: list[tuple[float, str]] = []
+    capture = PulseCapture("testsink.monitor")
+    capture.start()
+    try:
+        with Soundtrack(seed=args.seed, mood=MOODS[0], device="pulse", latency=args.latency_ms / 1000,
+                        ahead=args.ahead, seconds=seconds, record_controls=True) as music:
+            music.on_beat(lambda beat: beats.append((time.monotonic(), beat)))
+            while music.status()["playhead"] < 3.0:
+                time.sleep(0.01)
+            for i, transition in enumerate(plan):
+                time.sleep(gap * rng.uniform(0.7, 1.3) if i else 0.0)
+                calls.append((time.monotonic(), transition))
+                music.set_mood(MOODS[(i + 1) % 2], transition=transition)
+            music.wait(timeout=seconds + 30)
+            status = music.status()
+            controls = music.controls()
+            spec = music.spec
+    finally:
+        captured = capture.stop()
+    assert len(controls) == len(plan), "mood changes were coalesced: space them further apart"
+
+    frames = int(seconds * SR)
+
+    def render(upto: list) -> np.ndarray:
+        gen = spec.build()
+        return render_controls(gen, upto, frames)
+
+    reference = render(controls)
+    start = align(captured, reference)
+    heard = captured[start : start + frames]
+    exact = bool(len(heard) == frames and np.max(np.abs(heard - reference)) <= 1e-6)
+    boundaries = {"beat": sorted(b.sample for _, b in beats),
+                  "bar": sorted(b.sample for _, b in beats if b.beat == 0)}
+    now_ms, quantized_ms = [], {"beat": [], "bar": []}
+    for i, ((called, transition), control) in enumerate(zip(calls, controls)):
+        d = first_change(heard, render(controls[:i]), control.position)
+        if d is None:
+            continue
+        if transition == "now":
+            now_ms.append(1000 * (capture.played_at(start + d) - called))
+        else:
+            nearest = min(boundaries[transition], key=lambda s: abs(s - d))
+            quantized_ms[transition].append(1000 * (d - nearest) / SR)
+    fire_ms = [1000 * (fired - capture.played_at(start + b.sample)) for fired, b in beats]
+    stamp_ms = [1000 * (b.time - capture.played_at(start + b.sample)) for _, b in beats]
+    return {
+        "capture_exact": exact,
+        "underruns": status["underruns"],
+        "now_ms": now_ms,
+        "quantized_ms": quantized_ms,
+        "fire_ms": fire_ms,
+        "stamp_ms": stamp_ms,
+    }
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of each underrun run (default 10)")
+    parser.add_argument("--changes", type=int, default=20, help="mood changes with transition now (default 20)")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="device latency (default 20 ms)")
+    parser.add_argument("--ahead", type=float, default=0.05, help="seconds generated ahead (default 0.05)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", choices=("underruns", "latency"))
+    args = parser.parse_args()
+
+    started = subprocess.run([str(SCRIPT), "status"]).returncode != 0
+    if started:
+        subprocess.run([str(SCRIPT), "start"], check=True, stdout=subprocess.DEVNULL)
+    os.environ["XDG_RUNTIME_DIR"] = os.environ.get("ADAPTIVE_MUSIC_PULSE_DIR", "/tmp/adaptive-music-pulse")
+    print(f"# playback through PulseAudio null sink, device latency {args.latency_ms:g} ms, "
+          f"ahead {args.ahead * 1000:g} ms, procedural backend, seed {args.seed}")
+    try:
+        if args.only in (None, "underruns"):
+            for busy in (False, True):
+                r = run_underruns(args, busy)
+                print(f"underruns  {args.minutes:g} min {'busy thread' if busy else 'idle':11s}: "
+                      f"underruns {r['underruns']}  output_underflows {r['output_underflows']}  "
+                      f"min callback slack {r['min_slack_ms']:.1f} ms  slowest block {r['max_block_ms']:.1f} ms  "
+                      f"({r['callbacks']} callbacks)", flush=True)
+        if args.only in (None, "latency"):
+            r = run_latency(args)
+            now = r["now_ms"]
+            print(f"capture equals offline render: {r['capture_exact']}  underruns {r['underruns']}")
+            print(f"mood change 'now' -> first changed sample heard: p50 {pct(now, 50):.0f} ms  "
+                  f"p95 {pct(now, 95):.0f} ms  max {max(now):.0f} ms  (n={len(now)})")
+            for kind, offs in r["quantized_ms"].items():
+                worst = max((abs(o) for o in offs), default=float("nan"))
+                print(f"mood change '{kind}': first changed sample vs {kind} boundary: "
+                      f"max |offset| {worst:.3f} ms  (n={len(offs)})")
+            for name, key in (("beat callback fired", "fire_ms"), ("beat.time stamp", "stamp_ms")):
+                v = r[key]
+                print(f"{name} - beat heard: p50 {pct(v, 50):+.1f} ms  p95 |.| "
+                      f"{pct(np.abs(v).tolist(), 95):.1f} ms  max |.| {max(abs(x) for x in v):.1f} ms  (n={len(v)})")
+    finally:
+        if started:
+            subprocess.run([str(SCRIPT), "stop"], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
