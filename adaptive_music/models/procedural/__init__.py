@@ -15,7 +15,7 @@ import numpy as np
 
 from ...config import StreamConfig
 from ...mood.params import MoodParams
-from ..base import GeneratorState, Marker, Mood, blend_weights
+from ..base import Blend, GeneratorState, Marker, Mood, blend_weights
 from .composer import Composer, Mix, initial_data
 from .reverb import Reverb
 from .synth import Synth
@@ -76,7 +76,7 @@ class ProceduralModel:
                 tokens[frame, track] = pack_note(dataclasses.replace(event, offset=offset))
 
         def mix_at(sample: float) -> Mix:
-            return _mix(tuple(blend_weights(condition, sample / self.spf)))
+            return _mix_at(condition, sample / self.spf)
 
         data = Composer(self.sample_rate, seed).compose(dict(state.data), mix_at,
                                                         (state.frame + n_frames) * self.spf, emit)
@@ -123,14 +123,21 @@ def _mix(parts: tuple[tuple[Any, float], ...]) -> Mix:
     return Mix(list(parts))
 
 
+def _mix_at(condition: Any, frame: float) -> Mix:
+    """The mood in force at a (fractional) frame."""
+    if not isinstance(condition, Blend):
+        return _mix(((condition, 1.0),))
+    return _mix(tuple(blend_weights(condition, frame)))
+
+
 def _space(condition: Any, frame: float) -> tuple[float, float, float]:
     """(level, reverb wet, decay seconds) for the mood at a frame.
 
     Calm is quieter and spacious; action is louder (about 10 dB between the
     extremes, before mastering) and drier.
     """
-    mix = _mix(tuple(blend_weights(condition, frame)))
-    level = 10 ** ((1.5 + 10.0 * (mix.energy - 0.5)) / 20)
+    mix = _mix_at(condition, frame)
+    level = 10 ** ((3.0 + 10.0 * (mix.energy - 0.5)) / 20)
     wet = 0.1 + 0.25 * (1.0 - mix.energy)
     t60 = 1.2 + 2.4 * (1.0 - mix.p.arousal)
     return level, wet, t60

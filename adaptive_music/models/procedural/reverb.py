@@ -51,10 +51,14 @@ class Reverb:
         n_frames = len(audio) // self.frame
         levels = np.empty((2, n_frames), np.float32)  # dry, wet
         gains = np.empty((8, n_frames), np.float32)
+        last = None
         for i in range(n_frames):
-            level, wet, t60 = self.space(condition, frame + i)
+            shape = self.space(condition, frame + i)
+            if shape != last:  # the mood holds still most of the time
+                level, wet, t60 = last = shape
+                g = 0.5 * 10 ** (-3 * self.delays / (t60 * self.sr))
             levels[:, i] = level, level * wet
-            gains[:, i] = 0.5 * 10 ** (-3 * self.delays / (t60 * self.sr))
+            gains[:, i] = g
         first = levels[:, :1] if self._prev is None else self._prev
         prev = np.concatenate([first, levels[:, :-1]], axis=1)
         self._prev = levels[:, -1:].copy()
