@@ -19,7 +19,7 @@ from ..base import Blend, GeneratorState, Marker, Mood, blend_weights
 from .composer import Composer, Mix, initial_data
 from .reverb import Reverb
 from .synth import Synth
-from .tokens import TRACK, TRACKS, Beat, Note, pack_beat, pack_note, unpack_beat
+from .tokens import TRACK, TRACKS, Beat, pack_beat, pack_note, unpack_beat, with_offset
 
 __all__ = ["ProceduralModel", "ProceduralCondition"]
 
@@ -70,10 +70,8 @@ class ProceduralModel:
             frame, offset = divmod(sample - first, self.spf)
             if tokens[frame, track]:
                 return  # one onset per track per frame; the first wins
-            if isinstance(event, Beat):
-                tokens[frame, track] = pack_beat(dataclasses.replace(event, offset=offset))
-            else:
-                tokens[frame, track] = pack_note(dataclasses.replace(event, offset=offset))
+            code = pack_beat(event) if isinstance(event, Beat) else pack_note(event)
+            tokens[frame, track] = with_offset(code, offset, isinstance(event, Beat))
 
         def mix_at(sample: float) -> Mix:
             return _mix_at(condition, sample / self.spf)

@@ -61,13 +61,14 @@ def initial_data(seed: int) -> dict[str, Any]:
 class Mix:
     """The mood in force at one step: blended parameters, intensity and the leading mood."""
 
-    __slots__ = ("p", "intensity", "text", "energy")
+    __slots__ = ("p", "intensity", "text", "energy", "instruments")
 
     def __init__(self, parts: list[tuple[Any, float]]):
         self.p = MoodParams.mix([(c.params, w) for c, w in parts])
         self.intensity = sum(c.intensity * w for c, w in parts) / sum(w for _, w in parts)
         self.text = max(parts, key=lambda cw: cw[1])[0].text
         self.energy = 0.55 * self.p.arousal + 0.45 * self.intensity
+        self.instruments = choose_instruments(self)
 
 
 def _velocity(level: float) -> int:
@@ -208,7 +209,7 @@ class Composer:
         p, e, inten = mix.p, mix.energy, mix.intensity
         step_len = self.step_samples(p.tempo)
         bar_len = int(step_len * steps_per_bar)
-        ins = choose_instruments(mix)
+        ins = mix.instruments
         key = (self.seed, d["bar"], step)
         degree = self.chord_degree(d)
         root, scale = d["root"], d["scale"]

@@ -88,13 +88,17 @@ class Reverb:
         s = self._buf[:, r : r + n] + self._buf[:, r - 1 : r + n - 1]
         s -= 0.25 * s.sum(axis=0)  # Householder reflection: lossless mixing
         f = self.frame
-        for start in range(offset - offset % f, offset + n, f):  # each frame's own feedback gains
-            a, b = max(start, offset) - offset, min(start + f, offset + n) - offset
-            s[:, a:b] *= gains[:, start // f, None]
+        first, last = offset // f, (offset + n - 1) // f
+        if (gains[:, first : last + 1] == gains[:, first, None]).all():  # one mood across the chunk
+            s *= gains[:, first, None]
+        else:
+            for start in range(first * f, offset + n, f):  # each frame's own feedback gains
+                a, b = max(start, offset) - offset, min(start + f, offset + n) - offset
+                s[:, a:b] *= gains[:, start // f, None]
         s += x * _IN_GAINS
         item = self._flat.itemsize
-        writes = np.lib.stride_tricks.as_strided(self._flat[r + int(self.delays[0]) :], shape=(8, n),
-                                                 strides=((self._row + self._step) * item, item))
+        writes = np.ndarray((8, n), np.float32, self._flat, (r + int(self.delays[0])) * item,
+                            ((self._row + self._step) * item, item))
         writes[...] = s
         self._read = r + n
         return self._out @ s

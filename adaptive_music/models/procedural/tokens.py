@@ -103,3 +103,8 @@ def unpack_beat(code: int) -> Beat:
                 bar=int(_get(code, _BAR)), root=int(_get(code, _ROOT)),
                 scale=SCALE_NAMES[int(_get(code, _SCALE))], bpm=int(_get(code, _BPM10)) / 10.0,
                 offset=int(_get(code, _COFFSET)))
+
+
+def with_offset(code: int, offset: int, beat: bool) -> int:
+    """``code`` moved ``offset`` samples into its frame (its offset field must be 0)."""
+    return code | _put(offset, _COFFSET if beat else _OFFSET)
