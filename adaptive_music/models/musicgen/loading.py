@@ -110,8 +110,13 @@ def load_checkpoint(model: str, device: torch.device, dtype: torch.dtype):
         raise MusicgenLoadError(
             f"could not load {model}: {str(exc).splitlines()[0]}; {download_hint(model)}"
         ) from None
+    return place(hf, device, dtype), tokenizer
+
+
+def place(hf, device: torch.device, dtype: torch.dtype):
+    """Move a MusicGen model to ``device`` for inference, its token decoder in ``dtype``."""
     hf.eval().to(device)
     hf.decoder.to(dtype)
     if hasattr(hf, "enc_to_dec_proj"):
         hf.enc_to_dec_proj.to(dtype)
-    return hf, tokenizer
+    return hf
