@@ -97,3 +97,27 @@ def test_voice_leading_moves_little():
     nxt = theory.voice_lead(prev, theory.chord_pitch_classes(0, "major", 4), 45, 76)
     assert sum(abs(a - b) for a, b in zip(prev, nxt)) <= 8
     assert {p % 12 for p in nxt} >= {7, 11, 2}
+
+
+def test_reverb_decays_at_the_mood_rate_and_ignores_call_sizes():
+    from adaptive_music.models.procedural.reverb import Reverb
+
+    impulse = np.zeros((SR * 3, 2), np.float32)
+    impulse[0] = 1.0
+
+    def run(parts, t60):
+        rv = Reverb(SR, 960, 2, lambda cond, frame: (1.0, 1.0, t60))
+        out, frame = [], 0
+        for n in parts:
+            out.append(rv.process(impulse[frame * 960 : (frame + n) * 960], None, frame))
+            frame += n
+        return np.concatenate(out)[1:]  # drop the dry impulse
+
+    a = run([150], 1.0)
+    assert np.max(np.abs(a - run([1, 7, 2, 140], 1.0))) < 1e-6
+    energy = (a ** 2).sum(axis=1)
+    early = energy[int(0.1 * SR) : int(0.2 * SR)].mean()
+    late = energy[int(1.1 * SR) : int(1.2 * SR)].mean()
+    assert 10 * np.log10(early / late) == pytest.approx(60, abs=12)  # -60 dB over t60 = 1 s
+    longer = run([150], 2.5)
+    assert (longer[int(1.1 * SR) :] ** 2).sum() > 10 * (a[int(1.1 * SR) :] ** 2).sum()
