@@ -173,3 +173,24 @@ def test_blends_ramp_by_absolute_frame_and_latest_wins():
     assert track.latest == "c"
     track.settle(70)
     assert track.condition == "c"
+
+
+def test_mastering_holds_the_ceiling_and_ignores_call_sizes():
+    from adaptive_music.engine.master import CEILING, Leveler, soft_limit
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((SR * 6, 2)) * np.linspace(0.01, 0.8, SR * 6)[:, None]).astype(np.float32)
+
+    def run(parts):
+        lev, out, i = Leveler(SR, 2), [], 0
+        for n in parts:
+            out.append(lev.process(x[i : i + n]))
+            i += n
+        return np.concatenate(out)
+
+    whole = run([len(x)])
+    assert np.array_equal(whole, run([7, 10_000, 3] + [4790] * 58 + [len(x)])[: len(x)])
+    limited = soft_limit(whole * 4)
+    assert np.abs(limited).max() < CEILING
+    quiet = x[:1000] * 0.1
+    assert np.array_equal(soft_limit(quiet), quiet)  # below the knee: untouched

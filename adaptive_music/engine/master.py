@@ -66,25 +66,40 @@ class Leveler:
         return self._gain_db
 
     def process(self, audio: np.ndarray) -> np.ndarray:
-        out = np.empty_like(audio)
+        b, pos = self.block, self._pos_in_block
+        # Every block this call completes is measured in one batched FFT.
+        data = np.concatenate([self._pending[:pos], audio]) if pos else audio
+        complete = len(data) // b
+        powers = self._powers(data[: complete * b]) if complete else ()
+        gains = np.empty(len(audio), np.float32)
         i = 0
-        while i < len(audio):
-            n = min(self.block - self._pos_in_block, len(audio) - i)
+        for k in range(complete + 1):
+            n = min(b - pos, len(audio) - i)
+            if n <= 0:
+                break
             g0, g1 = 10 ** (self._gain_db / 20), 10 ** (self._next_gain_db / 20)
-            ramp = self._ramp[self._pos_in_block : self._pos_in_block + n] * np.float32(g1 - g0) + np.float32(g0)
-            out[i : i + n] = audio[i : i + n] * ramp[:, None]
-            self._pending[self._pos_in_block : self._pos_in_block + n] = audio[i : i + n]
-            self._pos_in_block += n
+            gains[i : i + n] = self._ramp[pos : pos + n] * np.float32(g1 - g0) + np.float32(g0)
             i += n
-            if self._pos_in_block == self.block:
-                self._measure(self._pending)
-                self._pos_in_block = 0
-        return out
+            if k < complete:
+                self._update(powers[k])
+                pos = 0
+            else:
+                pos += n
+        rest = len(data) - complete * b
+        self._pending[:rest] = data[complete * b :]
+        self._pos_in_block = rest
+        return audio * gains[:, None]
 
-    def _measure(self, block: np.ndarray) -> None:
+    def _powers(self, blocks: np.ndarray) -> np.ndarray:
+        """K-weighted mean-square power of each block, summed over channels."""
+        x = blocks.reshape(-1, self.block, blocks.shape[1])
         # Every other sample is enough to follow loudness (K-weighting above 12 kHz is flat).
-        spec = np.fft.rfft(block[::2] * self._window[::2, None], axis=0)
-        power = float(np.sum((spec.real ** 2 + spec.imag ** 2) * self._kw[:, None])) * self._norm * 4 / self.block
+        spec = np.fft.rfft(x[:, ::2] * self._window[None, ::2, None], axis=1)
+        power = (spec.real ** 2 + spec.imag ** 2) * self._kw[None, :, None]
+        return power.sum(axis=(1, 2)) * (self._norm * 4 / self.block)
+
+    def _update(self, power: float) -> None:
+        """Take one block's measurement and decide the next block's gain."""
         self._gain_db = self._next_gain_db
         if power <= 10 ** ((-60 + 0.691) / 10):  # silence gate: hold the gain
             return
