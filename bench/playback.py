@@ -56,35 +56,28 @@ def busy_work(stop: threading.Event) -> None:
             x += i * i % 7
 
 
-def watch_slack(music: Soundtrack) -> list[float]:
-    """Record, per output buffer, how long before it was due the callback ran."""
+def watch_callbacks(music: Soundtrack) -> tuple[list[float], list[float]]:
+    """Record, per output buffer, when the callback ran and how long before its buffer was due."""
+    ran: list[float] = []
     slack: list[float] = []
     fill = music.player._fill
 
     def timed(out: np.ndarray, heard_at: float) -> None:
-        slack.append(heard_at - time.monotonic())
+        now = time.monotonic()
+        ran.append(now)
+        slack.append(heard_at - now)
         fill(out, heard_at)
 
     music.player._fill = timed
-    return slack
+    return ran, slack
 
 
-def run_underruns(args: argparse.Namespace, busy: bool) -> dict:
+def run_underruns(args: argparse.Namespace, feed: str, busy: bool) -> dict:
     stop = threading.Event()
     worker = threading.Thread(target=busy_work, args=(stop,), daemon=True)
     music = Soundtrack(seed=args.seed, mood=MOODS[0], device="pulse", latency=args.latency_ms / 1000,
-                       ahead=args.ahead, seconds=args.minutes * 60)
-    slack = watch_slack(music)
-    step_times: list[float] = []
-    source = music.player.source
-
-    def timed_source() -> np.ndarray:
-        t = time.perf_counter()
-        block = source()
-        step_times.append(time.perf_counter() - t)
-        return block
-
-    music.player.source = timed_source
+                       ahead=args.ahead, seconds=args.minutes * 60, process=feed == "process")
+    ran, slack = watch_callbacks(music)
     if busy:
         worker.start()
     try:
@@ -100,24 +93,72 @@ def run_underruns(args: argparse.Namespace, busy: bool) -> dict:
     return {
         "underruns": status["underruns"],
         "output_underflows": status["output_underflows"],
-        "min_slack_ms": 1000 * min(slack[10:]),  # past PulseAudio's start-up
-        "max_block_ms": 1000 * max(step_times),
+        # Past PulseAudio's start-up stall:
+        "min_slack_ms": 1000 * min(slack[50:]),
+        "max_gap_ms": 1000 * float(np.max(np.diff(ran[50:]))),
         "callbacks": len(slack),
     }
 
 
 def first_change(heard: np.ndarray, reference: np.ndarray, start: int) -> int | None:
-    """First frame at or after ``start`` where the two differ."""
+    """First frame at or after ``start`` where the two differ (NaN, not heard, is not a difference)."""
     diff = np.flatnonzero(np.any(np.abs(heard[start:] - reference[start:]) > 1e-6, axis=1))
     return start + int(diff[0]) if len(diff) else None
 
 
 def align(capture: np.ndarray, reference: np.ndarray) -> int:
+    """Index in ``capture`` where ``reference`` best fits (FFT cross-correlation)."""
     a = capture.mean(axis=1).astype(np.float64)
-    b = reference[:SR].mean(axis=1).astype(np.float64)
+    b = reference.mean(axis=1).astype(np.float64)
     n = 1 << (len(a) + len(b)).bit_length()
     corr = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)[: len(a) - len(b) + 1]
     return int(np.argmax(corr))
+
+
+class CaptureMap:
+    """Where each 0.1 s of the reference lies in the capture, found piece by piece.
+
+    A dropout at the device shifts everything after it in the capture; mapping
+    each piece separately keeps measuring after one, and counts them.
+    """
+
+    SEG = SR // 10
+
+    def __init__(self, captured: np.ndarray, reference: np.ndarray) -> None:
+        self.offsets: list[int | None] = []
+        guess = align(captured, reference[:SR])
+        seg = self.SEG
+        for k in range(0, len(reference) - seg + 1, seg):
+            piece = reference[k : k + seg]
+            at = guess + k
+            if not self._matches(captured, at, piece):
+                lo = max(0, at - 3 * SR)
+                window = captured[lo : at + 3 * SR + seg]
+                found = lo + align(window, piece) if len(window) >= seg else None
+                if found is not None and self._matches(captured, found, piece):
+                    guess = found - k
+                    at = found
+                else:
+                    at = None
+            self.offsets.append(None if at is None else at - k)
+        found = [o for o in self.offsets if o is not None]
+        self.complete = len(found) == len(self.offsets)
+        self.jumps = int(np.count_nonzero(np.diff(found))) if found else 0
+        self.heard = np.full_like(reference, np.nan)
+        for i, off in enumerate(self.offsets):
+            if off is not None:
+                self.heard[i * seg : (i + 1) * seg] = captured[off + i * seg : off + (i + 1) * seg]
+
+    @staticmethod
+    def _matches(captured: np.ndarray, at: int, piece: np.ndarray) -> bool:
+        got = captured[at : at + len(piece)]
+        return at >= 0 and len(got) == len(piece) and float(np.max(np.abs(got - piece))) <= 1e-6
+
+    def index(self, sample: int) -> int | None:
+        """Capture index of reference sample ``sample``, if that piece was found."""
+        i = min(sample // self.SEG, len(self.offsets) - 1)
+        off = self.offsets[i]
+        return None if off is None else sample + off
 
 
 def run_latency(args: argparse.Namespace) -> dict:
@@ -149,31 +190,33 @@ def run_latency(args: argparse.Namespace) -> dict:
 
     frames = int(seconds * SR)
 
-    def render(upto: list) -> np.ndarray:
-        gen = spec.build()
-        return render_controls(gen, upto, frames)
+    def render(upto: list, length: int = frames) -> np.ndarray:
+        return render_controls(spec.build(), upto, length)
 
     reference = render(controls)
-    start = align(captured, reference)
-    heard = captured[start : start + frames]
-    exact = bool(len(heard) == frames and np.max(np.abs(heard - reference)) <= 1e-6)
+    where = CaptureMap(captured, reference)
+    heard = where.heard
     boundaries = {"beat": sorted(b.sample for _, b in beats),
                   "bar": sorted(b.sample for _, b in beats if b.beat == 0)}
     now_ms, quantized_ms = [], {"beat": [], "bar": []}
     for i, ((called, transition), control) in enumerate(zip(calls, controls)):
-        d = first_change(heard, render(controls[:i]), control.position)
-        if d is None:
+        length = min(frames, control.position + 4 * SR)  # a change is heard well within 4 s
+        d = first_change(heard[:length], render(controls[:i], length), control.position)
+        if d is None or where.index(d) is None:
             continue
         if transition == "now":
-            now_ms.append(1000 * (capture.played_at(start + d) - called))
+            now_ms.append(1000 * (capture.played_at(where.index(d)) - called))
         else:
             nearest = min(boundaries[transition], key=lambda s: abs(s - d))
             quantized_ms[transition].append(1000 * (d - nearest) / SR)
-    fire_ms = [1000 * (fired - capture.played_at(start + b.sample)) for fired, b in beats]
-    stamp_ms = [1000 * (b.time - capture.played_at(start + b.sample)) for _, b in beats]
+    heard_beats = [(fired, b) for fired, b in beats if b.sample < frames and where.index(b.sample) is not None]
+    fire_ms = [1000 * (fired - capture.played_at(where.index(b.sample))) for fired, b in heard_beats]
+    stamp_ms = [1000 * (b.time - capture.played_at(where.index(b.sample))) for _, b in heard_beats]
     return {
-        "capture_exact": exact,
+        "capture_exact": where.complete and where.jumps == 0,
+        "dropouts": where.jumps + sum(o is None for o in where.offsets),
         "underruns": status["underruns"],
+        "output_underflows": status["output_underflows"],
         "now_ms": now_ms,
         "quantized_ms": quantized_ms,
         "fire_ms": fire_ms,
@@ -190,10 +233,16 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of each underrun run (default 10)")
     parser.add_argument("--changes", type=int, default=20, help="mood changes with transition now (default 20)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="device latency (default 20 ms)")
-    parser.add_argument("--ahead", type=float, default=0.05, help="seconds generated ahead (default 0.05)")
+    parser.add_argument("--ahead", type=float, default=0.1, help="seconds generated ahead (default 0.1)")
+    parser.add_argument("--feeds", default="process",
+                        help="where the generator runs in the underrun runs: process, thread or both "
+                             "comma-separated (default process)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=("underruns", "latency"))
+    parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this run (seconds)")
     args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
 
     started = subprocess.run([str(SCRIPT), "status"]).returncode != 0
     if started:
@@ -203,16 +252,20 @@ def main() -> int:
           f"ahead {args.ahead * 1000:g} ms, procedural backend, seed {args.seed}")
     try:
         if args.only in (None, "underruns"):
-            for busy in (False, True):
-                r = run_underruns(args, busy)
-                print(f"underruns  {args.minutes:g} min {'busy thread' if busy else 'idle':11s}: "
-                      f"underruns {r['underruns']}  output_underflows {r['output_underflows']}  "
-                      f"min callback slack {r['min_slack_ms']:.1f} ms  slowest block {r['max_block_ms']:.1f} ms  "
-                      f"({r['callbacks']} callbacks)", flush=True)
+            for feed in args.feeds.split(","):
+                for busy in (False, True):
+                    r = run_underruns(args, feed, busy)
+                    print(f"underruns  {args.minutes:g} min, generator in a {feed}, "
+                          f"{'busy thread' if busy else 'idle':11s}: underruns {r['underruns']}  "
+                          f"output_underflows {r['output_underflows']}  "
+                          f"min callback slack {r['min_slack_ms']:.1f} ms  "
+                          f"longest gap between callbacks {r['max_gap_ms']:.1f} ms  "
+                          f"({r['callbacks']} callbacks)", flush=True)
         if args.only in (None, "latency"):
             r = run_latency(args)
             now = r["now_ms"]
-            print(f"capture equals offline render: {r['capture_exact']}  underruns {r['underruns']}")
+            print(f"capture equals offline render: {r['capture_exact']}  (dropouts in the capture "
+                  f"{r['dropouts']}, underruns {r['underruns']}, output_underflows {r['output_underflows']})")
             print(f"mood change 'now' -> first changed sample heard: p50 {pct(now, 50):.0f} ms  "
                   f"p95 {pct(now, 95):.0f} ms  max {max(now):.0f} ms  (n={len(now)})")
             for kind, offs in r["quantized_ms"].items():

@@ -265,6 +265,7 @@ class ProcessFeed:
                 self.stop()
                 raise RuntimeError("the generator process did not start in time")
             time.sleep(0.005)
+        self._unlink()  # both sides have it mapped: the memory lives until both let go
 
     def stop(self) -> None:
         """End the child (it stops at end of input), and free the ring."""
@@ -282,8 +283,13 @@ class ProcessFeed:
                 proc.wait()
         if self._reader is not None:
             self._reader.join()
-        if os.path.exists(self._path):
+        self._unlink()
+
+    def _unlink(self) -> None:
+        try:
             os.unlink(self._path)
+        except FileNotFoundError:
+            pass
 
     def _read(self) -> None:
         stdout = self._proc.stdout

@@ -129,11 +129,13 @@ class Soundtrack:
 
     def close(self) -> None:
         """Stop playing, close the output and end the generator."""
-        if self._started and not self._closed:
-            self.player.stop()
-            self.feed.stop()
-            self.beats.stop()
+        if self._closed:
+            return
         self._closed = True
+        if self._started:
+            self.player.stop()
+            self.beats.stop()
+        self.feed.stop()
 
     def __enter__(self) -> "Soundtrack":
         return self.start()

@@ -1,0 +1,126 @@
+"""``adaptive-music play``: play a live soundtrack on the sound device, steered from the keyboard."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import threading
+
+from .errors import UsageError
+
+EXIT_NO_DEVICE = 1
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "play", help="play live music on the sound device; type a new mood to change it",
+        description="Play a live soundtrack. While it plays, type a mood and press Enter to move to it. "
+                    "Stop with Ctrl-C (or Ctrl-D when --seconds is not given).")
+    p.add_argument("--mood", required=True, help="the starting mood text")
+    p.add_argument("--at", nargs=2, action="append", default=[], metavar=("SECONDS", "TEXT"),
+                   help="change to the mood TEXT when the music reaches SECONDS (repeatable)")
+    p.add_argument("--transition", choices=("now", "beat", "bar"), default="beat",
+                   help="where mood changes land (default: the next beat)")
+    p.add_argument("--ramp", type=float, default=1.0, help="seconds to blend into a new mood (default 1)")
+    p.add_argument("--intensity", type=float, default=0.5, help="intensity 0..1 (default 0.5)")
+    p.add_argument("--seconds", type=float, help="stop after this much music (default: play until stopped)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default="procedural", help="music backend (default procedural)")
+    p.add_argument("--device", help="output device name or index (default: the system default)")
+    p.add_argument("--latency", type=float, default=20.0, metavar="MS", help="device latency in ms (default 20)")
+    p.set_defaults(run=run)
+
+
+def _check(args: argparse.Namespace) -> list[tuple[float, str]]:
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+        raise UsageError(f"--seconds must be a positive number, got {args.seconds:g}")
+    if not (math.isfinite(args.latency) and 0 < args.latency <= 2000):
+        raise UsageError(f"--latency must be between 0 and 2000 ms, got {args.latency:g}")
+    if not (math.isfinite(args.ramp) and 0 <= args.ramp <= 60):
+        raise UsageError(f"--ramp must be between 0 and 60 seconds, got {args.ramp:g}")
+    changes = []
+    for at, text in args.at:
+        try:
+            seconds = float(at)
+        except ValueError:
+            raise UsageError(f"--at time must be a number of seconds, got {at!r}") from None
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise UsageError(f"--at time must be a non-negative number of seconds, got {at!r}")
+        changes.append((seconds, text))
+    return sorted(changes)
+
+
+def _status_line(status: dict) -> str:
+    where = f"{status['bar'] + 1}:{status['beat'] + 1}" if status["bar"] is not None else "-:-"
+    bpm = f"{status['bpm']:.0f} bpm" if status["bpm"] else "  - bpm"
+    state = "paused" if status["paused"] else f"{status['playhead']:7.1f} s"
+    return (f"{state}  bar {where:>7}  {bpm}  buffer {status['buffered'] * 1000:4.0f} ms  "
+            f"underruns {status['underruns']}  mood: {status['mood'][:40]}")
+
+
+def _read_moods(music, args: argparse.Namespace, done: threading.Event) -> None:
+    """Each line typed on stdin is a new mood; Ctrl-D at a terminal ends playback unless --seconds is set."""
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            music.set_mood(text, transition=args.transition, ramp=args.ramp)
+        except ValueError as exc:
+            sys.stderr.write(f"\nnot a usable mood: {exc}\n")
+    if args.seconds is None and sys.stdin.isatty():
+        done.set()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..playback.device import DeviceNotFoundError, NoAudioDeviceError
+    from ..playback.soundtrack import Soundtrack
+
+    changes = _check(args)
+    try:
+        music = Soundtrack(backend=args.backend, seed=args.seed, mood=args.mood, device=args.device,
+                           latency=args.latency / 1000, seconds=args.seconds)
+        music.set_intensity(args.intensity)
+    except NoAudioDeviceError as exc:
+        print(f"adaptive-music play: {exc}", file=sys.stderr)
+        return EXIT_NO_DEVICE
+    except (DeviceNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    live = sys.stderr.isatty()
+    done = threading.Event()
+    with music:
+        threading.Thread(target=_read_moods, args=(music, args, done), daemon=True).start()
+        while not (music.wait(0.1) or done.is_set()):
+            status = music.status()
+            while changes and status["playhead"] >= changes[0][0]:
+                music.set_mood(changes.pop(0)[1], transition=args.transition, ramp=args.ramp)
+            if status["error"]:
+                break
+            if live:
+                sys.stderr.write("\r" + _status_line(status) + "\x1b[K")
+                sys.stderr.flush()
+        status = music.status()
+    if live:
+        sys.stderr.write("\n")
+    print(f"played {status['playhead']:.1f} s, {status['underruns']} underruns", file=sys.stderr)
+    if status["error"]:
+        print(f"adaptive-music play: the generator failed: {status['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run this module alone: ``python -m adaptive_music.cli.play --mood ...``."""
+    parser = argparse.ArgumentParser(prog="adaptive-music")
+    add_parser(parser.add_subparsers(required=True))
+    args = parser.parse_args(["play", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"adaptive-music play: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
