@@ -54,7 +54,7 @@ def test_load_picks_cpu_float32_here(model):
 def test_stereo_checkpoint_loads_with_two_channels(tmp_path):
     stereo = MusicgenModel.load(str(build_tiny_musicgen(tmp_path / "stereo", stereo=True)))
     assert (stereo.channels, stereo.num_codebooks, stereo.delays) == (2, 8, (0, 0, 1, 1, 2, 2, 3, 3))
-    tokens, state = stereo.generate(stereo.initial_state(), stereo.condition(Mood("epic")), 6, seed=0)
+    tokens, _ = stereo.generate(stereo.initial_state(), stereo.condition(Mood("epic")), 6, seed=0)
     audio = stereo.decode(tokens, stereo.initial_state())
     assert audio.shape == (6 * 640, 2) and audio.dtype == np.float32
 
@@ -126,7 +126,7 @@ def test_prompt_audio_is_resampled_mixed_and_trimmed(model, tmp_path):
     codes = encode_prompt_audio(model, path, max_seconds=1.5)
     assert codes.shape == (75, 4) and codes.dtype == np.int64
     assert codes.min() >= 0 and codes.max() < 64
-    tokens, state = model.generate(model.initial_state_from_codes(codes), model.condition(Mood("calm")), 5, 0)
+    _, state = model.generate(model.initial_state_from_codes(codes), model.condition(Mood("calm")), 5, 0)
     np.testing.assert_array_equal(state.tokens[:75], codes)
 
 

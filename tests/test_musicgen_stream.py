@@ -138,3 +138,17 @@ def test_a_ramp_is_exact_per_step_across_call_splits(greedy):
     for ours, reference in zip(logits_a + logits_b, whole_logits):
         np.testing.assert_array_equal(ours, reference)
     np.testing.assert_array_equal(np.concatenate([first, second]), whole)
+
+
+@pytest.mark.parametrize("channels, books", [(1, 4), (2, 8)])
+def test_delay_pattern_is_undone_exactly(channels, books):
+    from adaptive_music.models.musicgen.delay import apply_delay, codebook_delays, undo_delay
+
+    delays = codebook_delays(books, channels)
+    codes = np.random.default_rng(0).integers(0, 2048, (9, books))
+    delayed = apply_delay(codes, delays, pad=2048)
+    assert delayed.shape == (9 + max(delays) + 1, books)
+    assert (delayed[0] == 2048).all()  # the start token
+    for k, d in enumerate(delays):
+        assert (delayed[1 : d + 1, k] == 2048).all() and delayed[d + 1, k] == codes[0, k]
+    np.testing.assert_array_equal(undo_delay(delayed, delays), codes)

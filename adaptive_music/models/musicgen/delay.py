@@ -35,3 +35,26 @@ def undo_delay(delayed: np.ndarray, delays: tuple[int, ...]) -> np.ndarray:
     return np.stack(
         [delayed[d + 1 : d + 1 + frames, book] for book, d in enumerate(delays)], axis=1
     ).astype(np.int64)
+
+
+def step_schedule(
+    positions: range, delays: tuple[int, ...], known: list[int], scrap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which code-buffer rows each decoding step reads and writes, per codebook.
+
+    Buffer row 0 holds the pad/start token and frame ``f`` lives in row ``f + 1``.
+    The step feeding delayed position ``p`` reads frame ``p - delay - 1`` (the pad row
+    before a codebook starts) and predicts frame ``p - delay``. It writes that frame
+    only when it is the codebook's next unknown one (``known[k]`` counts the known
+    frames, and is advanced); predictions of known (prompt) codes go to row ``scrap``.
+    Returns (read, write), each (steps, K).
+    """
+    read = np.empty((len(positions), len(delays)), np.int64)
+    write = np.full((len(positions), len(delays)), scrap, np.int64)
+    for s, p in enumerate(positions):
+        for k, d in enumerate(delays):
+            read[s, k] = max(p - d - 1, -1) + 1
+            if p - d >= 0 and p - d == known[k]:
+                write[s, k] = known[k] + 1
+                known[k] += 1
+    return read, write

@@ -11,7 +11,7 @@ from ...config import StreamConfig
 from ..base import GeneratorState, Marker, Mood, blend_weights
 from .codec import decode_codes
 from .decoder import UNCONDITIONAL, IncrementalDecoder, TextCondition
-from .delay import apply_delay, codebook_delays
+from .delay import apply_delay, codebook_delays, step_schedule
 from .loading import load_checkpoint, pick_device, pick_dtype
 from .sampling import SamplingParams, guide, sample
 
@@ -204,14 +204,7 @@ class MusicgenModel:
         codes[1 : held + 1] = window
         codes[held + 1 : held + 1 + top] = pending
         steps = range(first, last_position + 1)
-        read = np.empty((len(steps), k_books), np.int64)
-        write = np.full((len(steps), k_books), scrap, np.int64)
-        for s, p in enumerate(steps):
-            for k, d in enumerate(delays):
-                read[s, k] = max(p - d - 1, -1) + 1
-                if p - d >= 0 and p - d == known[k]:
-                    write[s, k] = known[k] + 1
-                    known[k] += 1
+        read, write = step_schedule(steps, delays, known, scrap)
         dev = self.device
         buf = torch.as_tensor(codes, device=dev)
         read_t, write_t = torch.as_tensor(read, device=dev), torch.as_tensor(write, device=dev)
