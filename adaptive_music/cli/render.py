@@ -61,26 +61,32 @@ def _changes(args: argparse.Namespace):
 
 
 class _Progress:
-    """A one-line progress bar with an ETA on stderr."""
+    """A one-line progress bar with an ETA on stderr, and the speed at the end."""
 
     def __init__(self, seconds: float, enabled: bool):
         self.seconds = seconds
         self.enabled = enabled
+        self.live = sys.stderr.isatty()  # redraw the bar only on a terminal
         self.start = time.perf_counter()
         self.last = 0.0
 
     def __call__(self, fraction: float) -> None:
         now = time.perf_counter()
-        if not self.enabled or (now - self.last < 0.1 and fraction < 1.0):
+        if not self.enabled:
+            return
+        elapsed = now - self.start
+        if fraction >= 1.0:
+            end = "\n" if self.live else ""
+            sys.stderr.write(f"{end}rendered {self.seconds:g} s in {elapsed:.2f} s "
+                             f"({self.seconds / max(elapsed, 1e-9):.0f}x real time)\n")
+            return
+        if not self.live or now - self.last < 0.1:
             return
         self.last = now
-        elapsed = now - self.start
         eta = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
         bar = "#" * int(30 * fraction)
         sys.stderr.write(f"\r[{bar:<30}] {fraction * 100:5.1f}%  {fraction * self.seconds:6.1f}/"
                          f"{self.seconds:g} s  ETA {eta:5.1f} s")
-        if fraction >= 1.0:
-            sys.stderr.write(f"\n{self.seconds / max(elapsed, 1e-9):.0f}x real time\n")
         sys.stderr.flush()
 
 
