@@ -178,3 +178,8 @@ def test_without_a_sound_device_the_error_points_to_render():
         pytest.skip("this machine has sound cards, so there is no way to have no device")
     assert "ERROR" in out.stdout, out.stderr
     assert "adaptive-music render" in out.stdout
+    # The play command says the same, and fails.
+    play = subprocess.run([sys.executable, "-m", "adaptive_music.cli.play", "--mood", "calm", "--seconds", "1"],
+                          env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert play.returncode == 1
+    assert "adaptive-music render" in play.stderr

@@ -1,1 +1,21 @@
-"""Real-time playback: a gapless ring buffer feeding an audio device or a clocked file."""
+"""Real-time playback: a gapless ring buffer feeding a sound device or a clocked file.
+
+:class:`Soundtrack` is the live API; the rest are its parts.
+"""
+
+from .beats import Beat
+from .device import ClockedFileSink, DeviceNotFoundError, DeviceOutput, NoAudioDeviceError, output_devices
+from .feed import Control, render_controls
+from .soundtrack import Soundtrack
+
+__all__ = [
+    "Beat",
+    "ClockedFileSink",
+    "Control",
+    "DeviceNotFoundError",
+    "DeviceOutput",
+    "NoAudioDeviceError",
+    "Soundtrack",
+    "output_devices",
+    "render_controls",
+]

@@ -147,9 +147,13 @@ class DeviceOutput:
             blocksize=self.blocksize, latency=self.requested_latency, callback=self._callback,
             finished_callback=self._wake.set,
         )
+        try:
+            stream.start()
+        except Exception:
+            stream.close()
+            raise
         self.latency = float(stream.latency)
         self._stream = stream
-        stream.start()
 
     def _close(self) -> None:
         stream, self._stream = self._stream, None

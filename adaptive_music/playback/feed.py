@@ -14,7 +14,7 @@ the copy out of the ring, the beat callbacks and the control calls stay in
 the game's process. :class:`ThreadFeed` remains for backends passed as
 objects, which cannot be rebuilt in another process.
 
-The child is started as ``python -m adaptive_music.playback.feed`` rather
+The child is started as ``python -m adaptive_music.playback.worker`` rather
 than through :mod:`multiprocessing`, so that it never re-imports the game's
 main script. It reads its setup and then control calls from stdin and
 writes applied controls and beat markers to stdout, as length-prefixed
@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from typing import Any, BinaryIO, Callable
 
 import msgpack
@@ -182,13 +181,13 @@ class ThreadFeed:
 # -- in a child process -----------------------------------------------------------
 
 
-def _write_frame(stream: BinaryIO, message: Any) -> None:
+def write_frame(stream: BinaryIO, message: Any) -> None:
     data = msgpack.packb(message, use_bin_type=True)
     stream.write(struct.pack("<I", len(data)) + data)
     stream.flush()
 
 
-def _read_frame(stream: BinaryIO) -> Any:
+def read_frame(stream: BinaryIO) -> Any:
     """The next message, or None at end of stream."""
     head = stream.read(4)
     if len(head) < 4:
@@ -244,16 +243,16 @@ class ProcessFeed:
             return
         try:
             with self._send_lock:
-                _write_frame(self._proc.stdin, [method, list(args)])
+                write_frame(self._proc.stdin, [method, list(args)])
         except (BrokenPipeError, ValueError):  # the child has gone; the reader reports why
             pass
 
     def start(self) -> None:
         """Start the child and wait until it has filled the ring."""
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "adaptive_music.playback.feed"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", "adaptive_music.playback.worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": _package_root()})
-        _write_frame(self._proc.stdin, self._setup)
+        write_frame(self._proc.stdin, self._setup)
         self._reader = threading.Thread(target=self._read, name="adaptive-music-generator-reader", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + self._START_TIMEOUT
@@ -295,7 +294,7 @@ class ProcessFeed:
         stdout = self._proc.stdout
         while True:
             try:
-                msg = _read_frame(stdout)
+                msg = read_frame(stdout)
             except ValueError as exc:
                 msg, self.error = None, RuntimeError(f"bad message from the generator process: {exc}")
             if msg is None:
@@ -319,64 +318,3 @@ def _package_root() -> str:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     rest = os.environ.get("PYTHONPATH")
     return root + (os.pathsep + rest if rest else "")
-
-
-def _child_main() -> int:
-    """The child's side: read the setup, then generate into the ring until stdin closes."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # stdout carries frames only
-    setup = _read_frame(stdin)
-    if setup is None:
-        return 1
-    out_lock = threading.Lock()
-
-    def send(message: Any) -> None:
-        with out_lock:
-            _write_frame(stdout, message)
-
-    try:
-        fd = os.open(setup["ring"], os.O_RDWR)
-        try:
-            shared = mmap.mmap(fd, RingBuffer.nbytes(setup["capacity"], setup["channels"]))
-        finally:
-            os.close(fd)
-        ring = RingBuffer(setup["capacity"], setup["channels"], buffer=shared)
-        config = StreamConfig(**setup["config"]) if setup["config"] else None
-        spec = GeneratorSpec(setup["backend"], setup["mood"], setup["seed"], config, setup["backend_options"])
-        calls = Coalescer()
-        source = generator_source(
-            spec.build(), calls,
-            on_applied=lambda c: send(["applied", c.position, c.method, list(c.args)]),
-            on_markers=lambda ms: send(["markers", [dataclasses.asdict(m) for m in ms]]))
-        producer = Producer(source, ring, setup["target_frames"], setup["limit_frames"])
-    except Exception:
-        send(["error", traceback.format_exc()])
-        return 1
-    stop = threading.Event()
-
-    def read_controls() -> None:
-        while True:
-            try:
-                msg = _read_frame(stdin)
-            except ValueError:
-                msg = None
-            if msg is None:  # the parent closed our input: stop
-                stop.set()
-                return
-            if isinstance(msg, list) and len(msg) == 2 and msg[0] in CONTROL_METHODS:
-                calls.put(msg[0], tuple(msg[1]))
-
-    threading.Thread(target=read_controls, daemon=True).start()
-    try:
-        producer.prefill(stop)
-        producer.run(stop)
-    except Exception:
-        send(["error", traceback.format_exc()])
-        return 1
-    stop.wait()  # stay until the parent is done with the ring
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main())
