@@ -110,6 +110,7 @@ def test_every_command_changes_the_soundtrack(client, soundtrack):
     assert intensity_becomes(0.3)
 
     client.stinger("danger")
+    time.sleep(0.5)  # stingers are limited to 2 per second, server-wide
     client.stinger("a short triumphant bell flourish")
 
     client.pause()

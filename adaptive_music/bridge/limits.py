@@ -27,11 +27,13 @@ class Limits:
     """Requests a client may send at once above the sustained rate."""
     stingers_per_second: float = 2.0
     """Stingers for the whole server (each costs tens of milliseconds to render)."""
-    stinger_burst: float = 3.0
+    stinger_burst: float = 1.0
     mood_interval: float = 0.1
-    """Seconds between two applied mood changes; changes that arrive sooner are
-    coalesced and only the latest is applied. Parsing a garbled mood text can
-    take tens of milliseconds, so this also bounds that cost."""
+    """Seconds between two mood changes passed to the soundtrack; of changes that
+    arrive sooner only the latest is applied. Each change costs the generator
+    (and parsing a garbled text tens of milliseconds), so this bounds that cost."""
+    intensity_interval: float = 0.02
+    """The same for intensity changes."""
     max_clients: int = 1024
     """Clients whose rate state is kept; the least recently seen is forgotten first."""
     queue_length: int = 1000
@@ -92,3 +94,38 @@ class ClientBuckets:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+class LatestWins:
+    """Passes at most one value per ``interval`` seconds; of values offered
+    sooner, only the latest is kept, to pass when the interval ends."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.pending: object | None = None
+        self.coalesced = 0
+        """Values replaced by a later one before they could pass."""
+        self._last = -float("inf")
+
+    def offer(self, value: object, now: float | None = None) -> bool:
+        """True: ``value`` may pass now (it counts as passed). False: it waits."""
+        now = time.monotonic() if now is None else now
+        if self.pending is None and now - self._last >= self.interval:
+            self._last = now
+            return True
+        if self.pending is not None:
+            self.coalesced += 1
+        self.pending = value
+        return False
+
+    def due(self) -> float | None:
+        """When the waiting value may pass (monotonic time), or None if none waits."""
+        return None if self.pending is None else self._last + self.interval
+
+    def take(self, now: float | None = None) -> object | None:
+        """The waiting value if its time has come (it counts as passed), else None."""
+        now = time.monotonic() if now is None else now
+        if self.pending is None or now - self._last < self.interval:
+            return None
+        value, self.pending, self._last = self.pending, None, now
+        return value

@@ -34,14 +34,13 @@ def describe(soundtrack: Any) -> dict:
     """The output format and backend of ``soundtrack``, for ``hello``.
 
     Read from ``sample_rate``, ``channels`` and ``backend`` attributes where
-    the soundtrack has them, else from its generator's config and model.
+    the soundtrack has them, else from its ``config`` (a StreamConfig) and
+    ``model``, as :class:`~adaptive_music.playback.soundtrack.Soundtrack` has.
     """
-    generator = getattr(soundtrack, "generator", None)
-    config = getattr(generator, "config", None)
-    model = getattr(generator, "model", None)
+    config = getattr(soundtrack, "config", None)
     fallback = {
         "sample_rate": getattr(config, "output_sample_rate", None),
         "channels": getattr(config, "channels", None),
-        "backend": getattr(model, "name", None),
+        "backend": getattr(getattr(soundtrack, "model", None), "name", None),
     }
     return {name: getattr(soundtrack, name, value) for name, value in fallback.items()}

@@ -11,7 +11,6 @@ import collections
 import dataclasses
 import ipaddress
 import logging
-import math
 import os
 import threading
 import time
@@ -22,7 +21,7 @@ import zmq
 from ..mood.maps import MoodMap
 from . import protocol as p
 from .keys import ServerKeys
-from .limits import ClientBuckets, Limits, TokenBucket
+from .limits import ClientBuckets, LatestWins, Limits, TokenBucket
 from .live import LiveSoundtrack, describe
 
 log = logging.getLogger(__name__)
@@ -92,8 +91,8 @@ class Server:
         self._thread: threading.Thread | None = None
         self._requests = ClientBuckets(self.limits.requests_per_second, self.limits.request_burst, self.limits.max_clients)
         self._stingers = TokenBucket(self.limits.stingers_per_second, self.limits.stinger_burst)
-        self._pending_mood: dict | None = None
-        self._last_mood_at = -math.inf
+        self._moods = LatestWins(self.limits.mood_interval)
+        self._intensities = LatestWins(self.limits.intensity_interval)
         self._intensity: float | None = None
         self._pub: zmq.Socket | None = None
 
@@ -207,9 +206,7 @@ class Server:
         next_status = time.monotonic()
         while not self._stopping.is_set():
             now = time.monotonic()
-            due = next_status
-            if self._pending_mood is not None:
-                due = min(due, self._last_mood_at + self.limits.mood_interval)
+            due = min([next_status] + [t for t in (self._moods.due(), self._intensities.due()) if t is not None])
             ready = dict(poller.poll(max(0.0, due - now) * 1000.0))
             if self._wake_r in ready:
                 _drain(self._wake_r)
@@ -221,7 +218,11 @@ class Server:
                         break
                     self._answer(router, frames)
             now = time.monotonic()
-            self._apply_pending_mood(now)
+            try:
+                self._apply_pending(now)
+            except Exception as exc:  # the server must outlive a failing soundtrack call
+                log.exception("applying a coalesced change failed")
+                self._publish("error", {"code": p.INTERNAL, "message": f"{type(exc).__name__}: {exc}"})
             while self._queued:
                 self._publish(*self._queued.popleft())
             if now >= next_status:
@@ -262,7 +263,7 @@ class Server:
         args = request.args
         kind = request.type
         if kind == "status":
-            return self._status()
+            return {**self._status(), "bridge": vars(self.stats).copy()}
         if kind == "set_mood":
             transition = args.get("transition", {})
             return self._set_mood(self.moods.mood_text(args["text"]), transition.get("quantize"), transition.get("ramp"))
@@ -316,12 +317,7 @@ class Server:
         self._set_intensity(value)
         return {"name": name, "value": value}
 
-    # The soundtrack applies an intensity at its next block, so its status lags;
-    # deltas start from the value this server set last.
-
-    def _set_intensity(self, value: float) -> None:
-        _call(self.soundtrack.set_intensity, value)
-        self._intensity = value
+    # Deltas start from the value this server set last: it may still be waiting.
 
     def _current_intensity(self) -> float:
         if self._intensity is None:
@@ -352,36 +348,36 @@ class Server:
         if not self._stingers.take():
             raise p.BridgeError(p.RATE_LIMITED, f"more than {self.limits.stingers_per_second:g} stingers per second")
 
-    # Mood changes are coalesced: at most one per mood_interval, the latest wins.
-    # A change that may go at once is applied before the reply, so the reply
-    # carries the soundtrack's verdict on the text; a queued one reports a
-    # refusal on the error topic.
+    # Mood and intensity changes are coalesced: at most one per interval passes
+    # to the soundtrack, the latest wins. A mood change that may go at once is
+    # applied before the reply, so the reply carries the soundtrack's verdict on
+    # the text; a queued one reports a refusal on the error topic.
 
     def _set_mood(self, text: str, quantize: str | None, ramp: float | None) -> dict:
         change = {"text": text, "quantize": quantize or "now", "ramp": ramp}
-        if self._pending_mood is None and time.monotonic() - self._last_mood_at >= self.limits.mood_interval:
+        if self._moods.offer(change):
             self._apply_mood(change)
             return {"queued": False}
-        if self._pending_mood is not None:
-            self.stats.moods_coalesced += 1
-        self._pending_mood = change
+        self.stats.moods_coalesced = self._moods.coalesced
         return {"queued": True}
 
-    def _apply_pending_mood(self, now: float) -> None:
-        change = self._pending_mood
-        if change is None or now - self._last_mood_at < self.limits.mood_interval:
-            return
-        self._pending_mood = None
-        try:
-            self._apply_mood(change)
-        except p.BridgeError as exc:
-            self._publish("error", {"code": exc.code, "message": f"set_mood {change['text']!r:.80}: {exc.message}"})
-        except Exception as exc:
-            log.exception("set_mood failed")
-            self._publish("error", {"code": p.INTERNAL, "message": f"set_mood failed: {exc}"})
+    def _set_intensity(self, value: float) -> None:
+        self._intensity = value
+        if self._intensities.offer(value):
+            _call(self.soundtrack.set_intensity, value)
+
+    def _apply_pending(self, now: float) -> None:
+        change = self._moods.take(now)
+        if change is not None:
+            try:
+                self._apply_mood(change)
+            except p.BridgeError as exc:
+                self._publish("error", {"code": exc.code, "message": f"set_mood {change['text']!r:.80}: {exc.message}"})
+        value = self._intensities.take(now)
+        if value is not None:
+            self.soundtrack.set_intensity(value)
 
     def _apply_mood(self, change: dict) -> None:
-        self._last_mood_at = time.monotonic()
         kwargs = {"transition": change["quantize"]}
         if change["ramp"] is not None:
             kwargs["ramp"] = change["ramp"]

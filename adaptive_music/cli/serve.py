@@ -28,9 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--backend", default="procedural", help="music backend (default procedural)")
     serve.add_argument("--mood", default="calm exploration, soft strings", help="starting mood text or mood-map name")
     serve.add_argument("--seed", type=int, default=0)
-    serve.add_argument("--ahead", type=float, default=0.15, metavar="SECONDS",
-                       help="music generated ahead of the output (default 0.15): more rides out load "
-                       "spikes, less makes changes heard sooner")
+    serve.add_argument("--ahead", type=float, metavar="SECONDS",
+                       help="music generated ahead of the output (default: the Soundtrack's): more rides "
+                       "out CPU load, less makes changes heard sooner (see bench/bridge.py)")
     output = serve.add_mutually_exclusive_group()
     output.add_argument("--device", metavar="NAME", help="audio output device (default: the system default)")
     output.add_argument("--no-audio", action="store_true",
@@ -89,8 +89,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sink = ClockedFileSink(args.record) if args.no_audio else None
+    options = {} if args.ahead is None else {"ahead": args.ahead}
     with Soundtrack(backend=args.backend, seed=args.seed, mood=moods.mood_text(args.mood),
-                    device=args.device, sink=sink, ahead=args.ahead) as soundtrack:
+                    device=args.device, sink=sink, **options) as soundtrack:
         server = Server(soundtrack, commands=args.commands, events=args.events, moods=moods, curve=curve)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: server.stop())

@@ -31,7 +31,15 @@ out.replies.hello = hello;
 out.replies.set_mood = await client.setMood("tense stealth, muted strings", { quantize: "now", ramp: 0.5 });
 out.replies.event = await client.event(hello.events[0]);
 out.replies.set_param = await client.setIntensity(0.25);
-out.replies.stinger = await client.stinger(hello.stingers.length ? hello.stingers[0] : "short chime");
+// The event may have played a stinger; stingers are rate limited server-wide (PROTOCOL.md §5).
+const stingerName = hello.stingers.length ? hello.stingers[0] : "short chime";
+try {
+  out.replies.stinger = await client.stinger(stingerName);
+} catch (err) {
+  if (!(err instanceof BridgeError && err.code === "rate_limited")) throw err;
+  await new Promise((r) => setTimeout(r, 1000 / hello.limits.stingers_per_second));
+  out.replies.stinger = await client.stinger(stingerName);
+}
 out.replies.pause = await client.pause();
 out.replies.resume = await client.resume();
 out.replies.status = await client.status();
