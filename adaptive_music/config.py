@@ -37,6 +37,10 @@ class StreamConfig:
     context_seconds: float = 4.0
     hop_seconds: float = 0.2
     crossfade_seconds: float = 0.02
+    control_seconds: float | None = None
+    """Live mood changes are picked up between generation calls this long
+    (at most ``hop_seconds``; default 0.1 s or the hop if shorter), so a
+    long hop does not delay them."""
     output_sample_rate: int = 48000
     channels: int = 2
     block_size: int = 1024
@@ -48,13 +52,17 @@ class StreamConfig:
         if not (self.frame_rate > 0 and math.isfinite(self.frame_rate)):
             raise ValueError("frame_rate must be positive")
         _whole(self.sample_rate / self.frame_rate, "samples per frame", "samples")
-        for name in ("window_seconds", "context_seconds", "hop_seconds", "crossfade_seconds"):
+        for name in ("window_seconds", "context_seconds", "hop_seconds", "crossfade_seconds", "control_seconds"):
             value = getattr(self, name)
+            if value is None:
+                continue
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite, non-negative number")
             _whole(value * self.frame_rate, name, f"frames at {self.frame_rate:g} Hz")
         if self.hop_frames < 1:
             raise ValueError("hop_seconds must be at least one frame")
+        if not 1 <= self.control_frames <= self.hop_frames:
+            raise ValueError("control_seconds must be between one frame and hop_seconds")
         if self.crossfade_frames > self.hop_frames:
             raise ValueError("crossfade_seconds must not exceed hop_seconds")
         if self.crossfade_frames > self.context_frames:
@@ -81,6 +89,12 @@ class StreamConfig:
     @property
     def hop_frames(self) -> int:
         return round(self.hop_seconds * self.frame_rate)
+
+    @property
+    def control_frames(self) -> int:
+        if self.control_seconds is None:
+            return max(1, min(self.hop_frames, round(0.1 * self.frame_rate)))
+        return round(self.control_seconds * self.frame_rate)
 
     @property
     def crossfade_frames(self) -> int:

@@ -194,3 +194,26 @@ def test_mastering_holds_the_ceiling_and_ignores_call_sizes():
     assert np.abs(limited).max() < CEILING
     quiet = x[:1000] * 0.1
     assert np.array_equal(soft_limit(quiet), quiet)  # below the knee: untouched
+
+
+def test_live_change_is_taken_within_a_hop_not_after_it():
+    from adaptive_music.models.procedural import ProceduralModel
+
+    class Steered(ProceduralModel):
+        """Issues a mood change from inside generation, as a game thread would mid-hop."""
+
+        calls = 0
+
+        def generate(self, state, condition, n_frames, seed):
+            Steered.calls += 1
+            if Steered.calls == 3:
+                gen.set_mood("intense boss battle")
+            return super().generate(state, condition, n_frames, seed)
+
+    cfg = ProceduralModel().default_config().replace(hop_seconds=1.0, control_seconds=0.1)
+    gen = StreamingGenerator(Steered(), "calm exploration", config=cfg, seed=3)
+    steered = np.concatenate([gen.next_block() for _ in range(140)])
+    plain = render(load_backend("procedural"), "calm exploration", len(steered) / SR, seed=3, config=cfg).audio
+    diff = first_difference(plain, steered[: len(plain)], tol=1e-4)
+    # Asked during the third 0.1 s call: heard from 0.3 s (next sixteenth), not from the 1 s hop end.
+    assert diff is not None and 0.3 * SR <= diff < 0.55 * SR

@@ -253,10 +253,18 @@ class StreamingGenerator:
         self._apply_timeline()
         state = self._state
         if len(state.tokens) + cfg.hop_frames > cfg.window_frames:
-            state = model.roll(state, cfg.context_frames)
+            state = self._state = model.roll(state, cfg.context_frames)
         # Output lags generation by the crossfade: keep ramps those frames still need.
         self._track.settle(state.frame - cfg.crossfade_frames)
-        tokens, new_state = model.generate(state, self._track.condition, cfg.hop_frames, self.seed)
+        # Generate the hop in short calls, taking live changes between them.
+        parts = []
+        for done in range(0, cfg.hop_frames, cfg.control_frames):
+            if done:
+                self._apply_commands()
+            n = min(cfg.control_frames, cfg.hop_frames - done)
+            part, self._state = model.generate(self._state, self._track.condition, n, self.seed)
+            parts.append(part)
+        tokens, new_state = (parts[0] if len(parts) == 1 else np.concatenate(parts)), self._state
         for m in model.markers(tokens, state):
             out = (m.sample - self._out_origin * cfg.samples_per_frame) * cfg.output_sample_rate / cfg.sample_rate
             m = dataclasses.replace(m, sample=round(out))
@@ -275,7 +283,6 @@ class StreamingGenerator:
         if self.seams is not None and self._tail is not None:
             self.seams.append(round((first_frame - self._out_origin) * spf * cfg.output_sample_rate / cfg.sample_rate))
         emit, self._tail = audio[: len(audio) - hold], audio[len(audio) - hold :]
-        self._state = new_state
         self._emit(emit, first_frame)
 
     def _emit(self, audio: np.ndarray, first_frame: int, final: bool = False) -> None:
@@ -318,8 +325,8 @@ def render(model: Model, mood: Mood | str, seconds: float, *, seed: int = 0,
     if config is None:
         # Offline, a longer hop means fewer steps; the audio is the same.
         config = model.default_config()
-        config = config.replace(hop_seconds=max(config.hop_seconds,
-                                                min(1.0, config.window_seconds - config.context_seconds)))
+        hop = max(config.hop_seconds, min(1.0, config.window_seconds - config.context_seconds))
+        config = config.replace(hop_seconds=hop, control_seconds=hop)
     gen = StreamingGenerator(model, mood, config=config, seed=seed, changes=changes, record_seams=True,
                              initial_state=initial_state)
     cfg = gen.config

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +39,13 @@ def encode_audio(audio_encoder, audio: np.ndarray, channels: int) -> np.ndarray:
 
 
 def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """Band-limited polyphase resampling of (samples, channels) float32."""
+    """Band-limited resampling of (samples, channels) float32, with the engine's resampler."""
     if rate == target:
         return audio
-    from scipy.signal import resample_poly
+    from ...engine.resample import StreamResampler
 
-    g = gcd(rate, target)
-    return resample_poly(audio, target // g, rate // g, axis=0).astype(np.float32)
+    rs = StreamResampler(rate, target, audio.shape[1])
+    return np.concatenate([rs.process(audio.astype(np.float32, copy=False)), rs.flush()])
 
 
 def read_prompt_audio(path: str | Path, sample_rate: int, channels: int, max_seconds: float) -> np.ndarray:
