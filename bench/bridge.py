@@ -49,7 +49,7 @@ STATUS = {"v": 1, "type": "status"}
 def start_serve(*args: str) -> tuple[subprocess.Popen, str]:
     log = tempfile.TemporaryFile("w+")  # a file, not a pipe: nobody reads the log while it runs
     process = subprocess.Popen(
-        [sys.executable, "-m", "adaptive_music.cli.serve", "serve", "--no-audio", "--commands", ANY_PORT,
+        [sys.executable, "-m", "adaptive_music.cli.main", "serve", "--no-audio", "--commands", ANY_PORT,
          "--events", ANY_PORT, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
     found = re.search(r"commands on (\S+)", process.stdout.readline())
     if not found:
@@ -297,6 +297,7 @@ def main() -> None:
     quiet = round_trips(bare_address, args.round_trips)
     serve, address = start_serve("--ahead", str(aheads[0]))
     try:
+        time.sleep(2.0)  # past the generator's start-up work
         bare_times = round_trips(bare_address, args.round_trips)
         bridge_times = round_trips(address, args.round_trips)
         client_times = client_round_trips(address, args.round_trips)

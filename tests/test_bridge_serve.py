@@ -23,7 +23,7 @@ from adaptive_music.bridge import Client, ClientKeys
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_CLIENT = ROOT / "bridge" / "node"
-SERVE = [sys.executable, "-m", "adaptive_music.cli.serve"]
+SERVE = [sys.executable, "-m", "adaptive_music.cli.main"]
 ANY_PORTS = ["--commands", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*"]
 
 

@@ -1,16 +1,22 @@
-"""`adaptive-music serve` (the bridge) and `adaptive-music keygen` (its CURVE keys)."""
+"""``adaptive-music serve`` (the bridge) and ``adaptive-music keygen`` (its CURVE keys)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
 
+from .errors import UsageError
+
+EXIT_NO_DEVICE = 1
+EXIT_CANNOT_BIND = 1
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``serve`` and ``keygen`` subcommands; both dispatch to :func:`run`."""
+    """Add the ``serve`` and ``keygen`` subcommands."""
     from ..bridge.protocol import DEFAULT_COMMANDS, DEFAULT_EVENTS
 
     serve = subparsers.add_parser(
@@ -26,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--moods", type=Path, metavar="FILE",
                        help="TOML mood map for game events (default: the shipped action-adventure example)")
     serve.add_argument("--backend", default="procedural", help="music backend (default procedural)")
-    serve.add_argument("--mood", default="calm exploration, soft strings", help="starting mood text or mood-map name")
+    serve.add_argument("--mood", default="calm exploration, soft strings",
+                       help="starting mood: a text, or a name from the mood map")
     serve.add_argument("--seed", type=int, default=0)
     serve.add_argument("--ahead", type=float, metavar="SECONDS",
                        help="music generated ahead of the output (default: the Soundtrack's): more rides "
@@ -37,8 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="no sound card: run the same real-time pipeline against a clocked file sink")
     serve.add_argument("--record", type=Path, metavar="WAV", help="with --no-audio, write the output to this WAV file")
     serve.add_argument("--curve-keys", type=Path, metavar="DIR",
-                       help="encrypt and authenticate with the CURVE keys in DIR (see keygen)")
-    serve.set_defaults(bridge_command="serve")
+                       help="encrypt, and admit only clients with a key in DIR/clients (see keygen)")
+    serve.set_defaults(run=run, bridge_command="serve")
 
     keygen = subparsers.add_parser(
         "keygen",
@@ -49,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     keygen.add_argument("directory", type=Path, metavar="DIR")
     keygen.add_argument("--client", action="append", metavar="NAME",
                         help="name of a client key pair to create (repeatable; default: client)")
-    keygen.set_defaults(bridge_command="keygen")
+    keygen.set_defaults(run=run, bridge_command="keygen")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
 def _keygen(args: argparse.Namespace) -> int:
     from ..bridge.keys import generate_keys
 
-    written = generate_keys(args.directory, tuple(args.client or ("client",)))
+    try:
+        written = generate_keys(args.directory, tuple(args.client or ("client",)))
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
     for path in written:
         print(f"wrote {path}")
     if not written:
@@ -75,45 +85,41 @@ def _serve(args: argparse.Namespace) -> int:
     from ..bridge.keys import ServerKeys
     from ..bridge.server import Server
     from ..mood.maps import EXAMPLE, MoodMapError, load_mood_map
-    from ..playback.device import ClockedFileSink
+    from ..playback.device import ClockedFileSink, DeviceNotFoundError, NoAudioDeviceError
     from ..playback.soundtrack import Soundtrack
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.record is not None and not args.no_audio:
-        print("error: --record needs --no-audio", file=sys.stderr)
-        return 2
+        raise UsageError("--record needs --no-audio")
+    if args.ahead is not None and not (math.isfinite(args.ahead) and 0 < args.ahead <= 10):
+        raise UsageError(f"--ahead must be between 0 and 10 seconds, got {args.ahead:g}")
     try:
         moods = load_mood_map(args.moods or EXAMPLE)
         curve = ServerKeys.load(args.curve_keys) if args.curve_keys else None
     except (MoodMapError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sink = ClockedFileSink(args.record) if args.no_audio else None
     options = {} if args.ahead is None else {"ahead": args.ahead}
-    with Soundtrack(backend=args.backend, seed=args.seed, mood=moods.mood_text(args.mood),
-                    device=args.device, sink=sink, **options) as soundtrack:
+    try:
+        soundtrack = Soundtrack(backend=args.backend, seed=args.seed, mood=moods.mood_text(args.mood),
+                                device=args.device, sink=sink, **options)
+    except NoAudioDeviceError as exc:
+        print(f"adaptive-music serve: {exc}", file=sys.stderr)
+        return EXIT_NO_DEVICE
+    except (DeviceNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    with soundtrack:
         server = Server(soundtrack, commands=args.commands, events=args.events, moods=moods, curve=curve)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: server.stop())
         try:
             server.start()
         except OSError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            print(f"adaptive-music serve: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_BIND
         # Tools and tests read the bound addresses from this line.
         print(f"serving commands on {server.commands_endpoint} events on {server.events_endpoint}", flush=True)
         server.wait()
     if args.record is not None:
         print(f"wrote {args.record}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run this module alone: ``python -m adaptive_music.cli.serve serve ...``."""
-    parser = argparse.ArgumentParser(prog="adaptive-music")
-    add_parser(parser.add_subparsers(required=True))
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
