@@ -121,3 +121,13 @@ def test_reverb_decays_at_the_mood_rate_and_ignores_call_sizes():
     assert 10 * np.log10(early / late) == pytest.approx(60, abs=12)  # -60 dB over t60 = 1 s
     longer = run([150], 2.5)
     assert (longer[int(1.1 * SR) :] ** 2).sum() > 10 * (a[int(1.1 * SR) :] ** 2).sum()
+
+
+def test_every_instrument_starts_and_ends_without_a_click():
+    from adaptive_music.models.procedural.instruments import INSTRUMENTS, render_note
+
+    for i, ins in enumerate(INSTRUMENTS):
+        for duration in (2400, 96000):
+            note = render_note(i, 57, 15, duration, 4, SR)
+            assert np.isfinite(note).all() and np.abs(note).max() > (0.05 if duration > SR else 0.0), ins.name
+            assert abs(note[0]) < 0.05 and note[-1] == 0.0, ins.name

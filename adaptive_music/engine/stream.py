@@ -326,7 +326,8 @@ def render(model: Model, mood: Mood | str, seconds: float, *, seed: int = 0,
         # Offline, a longer hop means fewer steps; the audio is the same.
         config = model.default_config()
         hop = max(config.hop_seconds, min(1.0, config.window_seconds - config.context_seconds))
-        config = config.replace(hop_seconds=hop, control_seconds=hop)
+        config = config.replace(hop_seconds=hop, control_seconds=hop,
+                                block_size=int(hop * config.output_sample_rate))
     gen = StreamingGenerator(model, mood, config=config, seed=seed, changes=changes, record_seams=True,
                              initial_state=initial_state)
     cfg = gen.config

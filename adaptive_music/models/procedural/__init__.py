@@ -24,9 +24,13 @@ from .tokens import TRACK, TRACKS, Beat, pack_beat, pack_note, unpack_beat, with
 __all__ = ["ProceduralModel", "ProceduralCondition"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class ProceduralCondition:
-    """A mood as the procedural backend sees it."""
+    """A mood as the procedural backend sees it.
+
+    Compared by identity: the engine makes one per mood and reuses it, and
+    the composer looks conditions up thousands of times a minute.
+    """
 
     text: str
     params: MoodParams

@@ -113,6 +113,19 @@ def wavetable(name: str, brightness_level: int, pitch: int, sample_rate: int) ->
     return table.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=4)
+def _time_axis(sample_rate: int, seconds: int) -> np.ndarray:
+    t = np.arange(seconds * sample_rate) / sample_rate
+    t.setflags(write=False)
+    return t
+
+
+def _times(n: int, sample_rate: int) -> np.ndarray:
+    """Seconds of samples 0..n-1 (a shared, read-only array for all but very long notes)."""
+    axis = _time_axis(sample_rate, 12)
+    return axis[:n] if n <= len(axis) else np.arange(n) / sample_rate
+
+
 def _oscillate(table: np.ndarray, phase_cycles: np.ndarray) -> np.ndarray:
     pos = phase_cycles * TABLE_SIZE
     i = pos.astype(np.int64)
@@ -213,44 +226,57 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
     ins = INSTRUMENTS[instrument]
     gain = ins.level
     if ins.kind == "drum":
-        return _drum(ins.name, pitch, sample_rate) * np.float32(gain)
+        return _fade_out(_drum(ins.name, pitch, sample_rate) * np.float32(gain), sample_rate)
     freq = midi_hz(pitch)
     sr = sample_rate
     if ins.kind == "sustain":
         n_total = duration + int(ins.release * sr)
-        t = np.arange(n_total) / sr
+        t = _times(n_total, sr)
         table = wavetable(ins.name, brightness, pitch, sr)
         wave = _oscillate(table, _phase(freq, t, ins.vibrato))
         if ins.detune_cents:
             ratio = 2.0 ** (ins.detune_cents / 1200.0)
             wave = 0.5 * (wave + _oscillate(table, _phase(freq * ratio, t, ins.vibrato) + 0.37))
-        return wave * _adsr(ins, duration, n_total, sr) * np.float32(gain)
+        return _fade_out(wave * _adsr(ins, duration, n_total, sr) * np.float32(gain), sr)
     # Plucks and bells decay on their own; the note's end only damps them.
-    n_total = min(duration + int(ins.release * sr), int(ins.tau * 4 * sr))
-    t = np.arange(n_total) / sr
+    n_total = min(duration + int(ins.release * sr), int(ins.tau * 3 * sr))
+    t = _times(n_total, sr)
+    t32 = t.astype(np.float32)
     if ins.kind == "bell":
         partials = ((1.0, 1.0, 1.0), (2.0, 0.5, 0.7), (2.76, 0.45, 0.5), (5.4, 0.25, 0.3), (8.93, 0.12, 0.2))
         wave = np.zeros(n_total, np.float32)
         for ratio, amp, life in partials:
             if freq * ratio < 0.45 * sr:
-                wave += (amp * np.sin(_TWO_PI * freq * ratio * t) * np.exp(-t / (ins.tau * life))).astype(np.float32)
+                decay = np.exp(t32 * np.float32(-1.0 / (ins.tau * life)))
+                wave += _oscillate(_SINE, freq * ratio * t) * decay * np.float32(amp)
     else:
         bright = wavetable(ins.name, min(7, brightness + 2), pitch, sr)
         dark = wavetable(ins.name, max(0, brightness - 3), pitch, sr)
         ph = freq * t
         # Upper partials die first: fade from the bright table into the dark one.
-        mix = np.exp(-t / (ins.tau * 0.25)).astype(np.float32)
-        wave = (_oscillate(dark, ph) * (1 - mix) + _oscillate(bright, ph) * mix)
-        wave *= np.exp(-t / ins.tau).astype(np.float32)
-    attack = np.minimum(1.0, t / max(ins.attack, 1e-4)).astype(np.float32)
-    damp = np.where(t < duration / sr, 1.0, np.exp(-(t - duration / sr) * (5.0 / ins.release))).astype(np.float32)
-    return wave * attack * damp * np.float32(gain)
+        mix = np.exp(t32 * np.float32(-4.0 / ins.tau))
+        d = _oscillate(dark, ph)
+        wave = (d + (_oscillate(bright, ph) - d) * mix) * np.exp(t32 * np.float32(-1.0 / ins.tau))
+    wave[: int(ins.attack * sr)] *= np.arange(int(ins.attack * sr), dtype=np.float32) / max(1, int(ins.attack * sr))
+    if duration < n_total:  # damped once the note is let go
+        wave[duration:] *= np.exp((t32[duration:] - t32[duration]) * np.float32(-5.0 / ins.release))
+    return _fade_out(wave * np.float32(gain), sr)
+
+
+def _fade_out(note: np.ndarray, sample_rate: int) -> np.ndarray:
+    """End a note at exactly zero over its last 20 ms: a cut-off tail must not click."""
+    fade = min(len(note), int(0.02 * sample_rate))
+    note[len(note) - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    return note
+
+
+_SINE = np.sin(_TWO_PI * np.arange(TABLE_SIZE + 1) / TABLE_SIZE).astype(np.float32)
 
 
 class NoteCache:
     """A byte-bounded LRU of rendered notes."""
 
-    def __init__(self, sample_rate: int, max_bytes: int = 48 << 20):
+    def __init__(self, sample_rate: int, max_bytes: int = 96 << 20):
         self.sample_rate = sample_rate
         self.max_bytes = max_bytes
         self._bytes = 0
