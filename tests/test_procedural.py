@@ -130,4 +130,6 @@ def test_every_instrument_starts_and_ends_without_a_click():
         for duration in (2400, 96000):
             note = render_note(i, 57, 15, duration, 4, SR)
             assert np.isfinite(note).all() and np.abs(note).max() > (0.05 if duration > SR else 0.0), ins.name
-            assert abs(note[0]) < 0.05 and note[-1] == 0.0, ins.name
+            assert note[-1] == 0.0, ins.name
+            if ins.kind != "drum":  # a drum's first sample is its hit; a voice fades in
+                assert abs(note[0]) < 0.05, ins.name
