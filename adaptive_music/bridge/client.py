@@ -274,12 +274,20 @@ class Listener:
         self._subscribed = threading.Event()
         args = (context or zmq.Context.instance(), address, tuple(topics), callback, curve)
         self._thread = threading.Thread(target=self._run, args=args, name="bridge-listener", daemon=True)
+        self._error: BaseException | None = None
         self._thread.start()
         self._subscribed.wait()
+        if self._error is not None:
+            raise self._error
 
     def _run(self, context, address, topics, callback, curve) -> None:
-        subscription = Subscription(address, topics, curve=curve, context=context)
-        self._subscribed.set()
+        try:
+            subscription = Subscription(address, topics, curve=curve, context=context)
+        except BaseException as exc:  # handed to the constructor
+            self._error = exc
+            return
+        finally:
+            self._subscribed.set()
         with subscription:
             while not self._stop.is_set():
                 event = subscription.recv(self._POLL_SECONDS)

@@ -85,6 +85,8 @@ class Server:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+        self._wake_lock = threading.Lock()  # no write to the pipe once closed: its fd may be reused
+        self._wake_open = True
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._bind_error: BaseException | None = None
@@ -169,11 +171,10 @@ class Server:
             if auth is not None:
                 auth.stop()
             context.term()
-            for fd in (self._wake_r, self._wake_w):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            with self._wake_lock:
+                self._wake_open = False
+                os.close(self._wake_r)
+                os.close(self._wake_w)
 
     def _bind(self, context: zmq.Context, kind: int, address: str, sockets: list) -> zmq.Socket:
         socket = context.socket(kind)
@@ -408,10 +409,12 @@ class Server:
         self._wake()
 
     def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"\0")
-        except (BlockingIOError, OSError):  # full pipe: a wake-up is pending anyway; closed: stopped
-            pass
+        with self._wake_lock:
+            if self._wake_open:
+                try:
+                    os.write(self._wake_w, b"\0")
+                except BlockingIOError:  # a full pipe: a wake-up is pending anyway
+                    pass
 
     def _publish_status(self) -> None:
         try:
