@@ -98,19 +98,29 @@ def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=512)
 def wavetable(name: str, brightness_level: int, pitch: int, sample_rate: int) -> np.ndarray:
-    """One band-limited cycle (TABLE_SIZE + 1 samples, the last repeats the first)."""
+    """One band-limited cycle: row 0 the TABLE_SIZE values, row 1 the slope to the next value."""
     freq = midi_hz(pitch)
     amps = _harmonics(name, brightness_level / 7.0, freq)
     nyq = min(0.45 * sample_rate, 15000.0)
     count = int(min(len(amps), max(1, nyq // freq)))
+    spectrum = np.zeros(TABLE_SIZE // 2 + 1, np.complex128)
+    spectrum[1 : count + 1] = amps[:count] * _partial_phasors(count)
+    return _with_slopes(np.fft.irfft(spectrum, TABLE_SIZE))
+
+
+@functools.lru_cache(maxsize=64)
+def _partial_phasors(count: int) -> np.ndarray:
     # Fixed, seeded partial phases avoid the peaky all-zero-phase waveform.
     phases = np.random.default_rng(count).uniform(0, _TWO_PI, count)
     phases[0] = 0.0
-    spectrum = np.zeros(TABLE_SIZE // 2 + 1, np.complex128)
-    spectrum[1 : count + 1] = amps[:count] * np.exp(1j * (phases - np.pi / 2))
-    table = np.fft.irfft(spectrum, TABLE_SIZE)
-    table = np.append(table, table[0]) / np.max(np.abs(table))
-    return table.astype(np.float32)
+    return np.exp(1j * (phases - np.pi / 2))
+
+
+def _with_slopes(cycle: np.ndarray) -> np.ndarray:
+    cycle = cycle / np.max(np.abs(cycle))
+    table = np.stack([cycle, np.roll(cycle, -1) - cycle]).astype(np.float32)
+    table.setflags(write=False)
+    return table
 
 
 @functools.lru_cache(maxsize=4)
@@ -127,12 +137,15 @@ def _times(n: int, sample_rate: int) -> np.ndarray:
 
 
 def _oscillate(table: np.ndarray, phase_cycles: np.ndarray) -> np.ndarray:
+    """Read a (values, slopes) table at phases in cycles, interpolating linearly."""
     pos = phase_cycles * TABLE_SIZE
     i = pos.astype(np.int64)
     frac = (pos - i).astype(np.float32)
-    i &= TABLE_SIZE - 1  # TABLE_SIZE is a power of two: cheap wrap-around
-    a = table[i]
-    return a + (table[i + 1] - a) * frac
+    np.bitwise_and(i, TABLE_SIZE - 1, out=i)  # TABLE_SIZE is a power of two: cheap wrap-around
+    out = np.take(table[1], i)
+    out *= frac
+    out += np.take(table[0], i)
+    return out
 
 
 def _phase(freq: float, t: np.ndarray, vibrato: float) -> np.ndarray:
@@ -270,7 +283,7 @@ def _fade_out(note: np.ndarray, sample_rate: int) -> np.ndarray:
     return note
 
 
-_SINE = np.sin(_TWO_PI * np.arange(TABLE_SIZE + 1) / TABLE_SIZE).astype(np.float32)
+_SINE = _with_slopes(np.sin(_TWO_PI * np.arange(TABLE_SIZE) / TABLE_SIZE))
 
 
 class NoteCache:

@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..base import Blend
+
 # Delays in samples at 48 kHz (scaled for other rates), 41-74 ms, in an arithmetic
 # progression so that every line's write lands in one strided view (one numpy call).
 # Each exceeds two frames, so a whole hop runs in few vectorised chunks.
@@ -58,8 +60,9 @@ class Reverb:
         levels = np.empty((2, n_frames), np.float32)  # dry, wet
         gains = np.empty((8, n_frames), np.float32)
         last = None
+        steady = not isinstance(condition, Blend)  # no ramp: one shape for the whole call
         for i in range(n_frames):
-            shape = self.space(condition, frame + i)
+            shape = last if steady and last else self.space(condition, frame + i)
             if shape != last:  # the mood holds still most of the time
                 level, wet, t60 = last = shape
                 g = 0.5 * 10 ** (-3 * self.delays / (t60 * self.rate))

@@ -62,11 +62,13 @@ class Synth:
             starts = (rows + first_frame) * self.spf + f["offset"]
             ends = starts + f["duration"] + self._release[f["instrument"]] + 1
             live = (ends > w0) & (starts < w1)
-            for k in np.flatnonzero(live):
-                note = self.cache.get(int(f["instrument"][k]), int(f["pitch"][k]), int(f["duration"][k]),
-                                      int(f["brightness"][k]))
-                s = int(starts[k])
+            keep = np.flatnonzero(live)
+            fields = zip(tracks[keep].tolist(), starts[keep].tolist(), f["instrument"][keep].tolist(),
+                         f["pitch"][keep].tolist(), f["duration"][keep].tolist(),
+                         f["brightness"][keep].tolist(), _VELOCITY[f["velocity"][keep]].tolist())
+            for track, s, instrument, pitch, duration, brightness, gain in fields:
+                note = self.cache.get(instrument, pitch, duration, brightness)
                 a, b = max(s, w0), min(s + len(note), w1)
                 if a < b:
-                    buses[tracks[k], a - w0 : b - w0] += note[a - s : b - s] * _VELOCITY[f["velocity"][k]]
-        return (self._gains.T @ buses).T.astype(np.float32, copy=False)
+                    buses[track, a - w0 : b - w0] += note[a - s : b - s] * np.float32(gain)
+        return buses.T @ self._gains  # (samples, channels), C-contiguous for the stages after
