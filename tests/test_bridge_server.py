@@ -332,3 +332,15 @@ def test_non_loopback_bind_without_curve_warns(soundtrack, caplog):
 def test_bind_error_is_raised_by_start(soundtrack, server):
     with pytest.raises(OSError, match="cannot bind"):
         Server(soundtrack, commands=server.commands_endpoint, events=ANY_PORT).start()
+
+
+def test_run_serves_in_the_calling_thread_until_stopped(soundtrack):
+    server = serve(soundtrack)
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    assert wait_for(lambda: server.commands_endpoint is not None)
+    with Client(server.commands_endpoint, server.events_endpoint, timeout=5) as client:
+        assert client.status()["ok"]
+    server.stop()
+    thread.join(5)
+    assert not thread.is_alive()

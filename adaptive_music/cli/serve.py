@@ -35,9 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--mood", default="calm exploration, soft strings",
                        help="starting mood: a text, or a name from the mood map")
     serve.add_argument("--seed", type=int, default=0)
-    serve.add_argument("--ahead", type=float, metavar="SECONDS",
-                       help="music generated ahead of the output (default: the Soundtrack's): more rides "
-                       "out CPU load, less makes changes heard sooner (see bench/bridge.py)")
+    serve.add_argument("--ahead", type=float, default=0.05, metavar="SECONDS",
+                       help="music generated ahead of the output (default 0.05, which keeps set_mood within "
+                       "200 ms of being heard); raise it if status reports underruns (see bench/bridge.py)")
     output = serve.add_mutually_exclusive_group()
     output.add_argument("--device", metavar="NAME", help="audio output device (default: the system default)")
     output.add_argument("--no-audio", action="store_true",
@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.record is not None and not args.no_audio:
         raise UsageError("--record needs --no-audio")
-    if args.ahead is not None and not (math.isfinite(args.ahead) and 0 < args.ahead <= 10):
+    if not (math.isfinite(args.ahead) and 0 < args.ahead <= 10):
         raise UsageError(f"--ahead must be between 0 and 10 seconds, got {args.ahead:g}")
     try:
         moods = load_mood_map(args.moods or EXAMPLE)
@@ -99,10 +99,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sink = ClockedFileSink(args.record) if args.no_audio else None
-    options = {} if args.ahead is None else {"ahead": args.ahead}
     try:
         soundtrack = Soundtrack(backend=args.backend, seed=args.seed, mood=moods.mood_text(args.mood),
-                                device=args.device, sink=sink, **options)
+                                device=args.device, sink=sink, ahead=args.ahead)
     except NoAudioDeviceError as exc:
         print(f"adaptive-music serve: {exc}", file=sys.stderr)
         return EXIT_NO_DEVICE
