@@ -16,8 +16,8 @@ latency    One captured session with --changes mood changes of each kind:
            transition="now" (call to first changed sample heard, p50/p95),
            "beat" and "bar" (first changed sample vs. the beat or bar
            boundary), and beat callbacks (when they fire vs. when the beat
-           is heard). "Heard" is when the null sink played the sample, read
-           from the capture's arrival times.
+           is heard). "Heard" is when the null sink played the sample: the
+           capture's arrival time plus the sink's latency (see SinkLatency).
 
 The sink is started with scripts/pulse-test-sink.sh if it is not running,
 and stopped again at the end.
@@ -29,6 +29,7 @@ import argparse
 import os
 import pathlib
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -161,6 +162,39 @@ class CaptureMap:
         return None if off is None else sample + off
 
 
+class SinkLatency:
+    """Samples the null sink's latency with pactl while it plays.
+
+    The monitor gets each sample when the sink renders it, which is the
+    sink's latency before the sink's clock plays it; a DAC time refers to the
+    playing, so "heard" is the capture time plus this latency.
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "SinkLatency":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            out = subprocess.run(["pactl", "list", "sinks"], capture_output=True, text=True).stdout
+            found = re.search(r"Name: testsink\n(?:.*\n)*?\s*Latency: (\d+) usec", out)
+            if found:
+                self.samples.append(int(found.group(1)) / 1e6)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.samples)) if self.samples else 0.0
+
+
 def run_latency(args: argparse.Namespace) -> dict:
     rng = random.Random(args.seed)
     plan = ["now"] * args.changes + ["beat"] * (args.changes // 2) + ["bar"] * (args.changes // 2)
@@ -176,11 +210,12 @@ def run_latency(args: argparse.Namespace) -> dict:
             music.on_beat(lambda beat: beats.append((time.monotonic(), beat)))
             while music.status()["playhead"] < 3.0:
                 time.sleep(0.01)
-            for i, transition in enumerate(plan):
-                time.sleep(gap * rng.uniform(0.7, 1.3) if i else 0.0)
-                calls.append((time.monotonic(), transition))
-                music.set_mood(MOODS[(i + 1) % 2], transition=transition)
-            music.wait(timeout=seconds + 30)
+            with SinkLatency() as sink:  # sampled while the music plays
+                for i, transition in enumerate(plan):
+                    time.sleep(gap * rng.uniform(0.7, 1.3) if i else 0.0)
+                    calls.append((time.monotonic(), transition))
+                    music.set_mood(MOODS[(i + 1) % 2], transition=transition)
+                music.wait(timeout=seconds + 30)
             status = music.status()
             controls = music.controls()
             spec = music.spec
@@ -205,13 +240,16 @@ def run_latency(args: argparse.Namespace) -> dict:
         if d is None or where.index(d) is None:
             continue
         if transition == "now":
-            now_ms.append(1000 * (capture.played_at(where.index(d)) - called))
+            now_ms.append(1000 * (capture.played_at(where.index(d)) + sink.mean - called))
         else:
             nearest = min(boundaries[transition], key=lambda s: abs(s - d))
             quantized_ms[transition].append(1000 * (d - nearest) / SR)
     heard_beats = [(fired, b) for fired, b in beats if b.sample < frames and where.index(b.sample) is not None]
-    fire_ms = [1000 * (fired - capture.played_at(where.index(b.sample))) for fired, b in heard_beats]
-    stamp_ms = [1000 * (b.time - capture.played_at(where.index(b.sample))) for _, b in heard_beats]
+    def heard_at(sample: int) -> float:
+        return capture.played_at(where.index(sample)) + sink.mean
+
+    fire_ms = [1000 * (fired - heard_at(b.sample)) for fired, b in heard_beats]
+    stamp_ms = [1000 * (b.time - heard_at(b.sample)) for _, b in heard_beats]
     return {
         "capture_exact": where.complete and where.jumps == 0,
         "dropouts": where.jumps + sum(o is None for o in where.offsets),
@@ -221,6 +259,7 @@ def run_latency(args: argparse.Namespace) -> dict:
         "quantized_ms": quantized_ms,
         "fire_ms": fire_ms,
         "stamp_ms": stamp_ms,
+        "sink_latency_ms": 1000 * sink.mean,
     }
 
 
@@ -272,6 +311,7 @@ def main() -> int:
                 worst = max((abs(o) for o in offs), default=float("nan"))
                 print(f"mood change '{kind}': first changed sample vs {kind} boundary: "
                       f"max |offset| {worst:.3f} ms  (n={len(offs)})")
+            print(f"'heard' = capture arrival + the sink's own latency, {r['sink_latency_ms']:.1f} ms on average")
             for name, key in (("beat callback fired", "fire_ms"), ("beat.time stamp", "stamp_ms")):
                 v = r[key]
                 print(f"{name} - beat heard: p50 {pct(v, 50):+.1f} ms  p95 |.| "

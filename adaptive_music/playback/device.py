@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import wave
 from pathlib import Path
 from typing import Any, Callable
 
@@ -222,18 +221,26 @@ class ClockedFileSink:
     Parameters
     ----------
     path
-        WAV file to write (16-bit PCM); None writes nothing.
+        WAV file to write; it appears once the sink stops. None writes nothing.
+    subtype
+        WAV sample format: ``float32`` (exact), ``pcm16``, ``pcm24`` or ``pcm32``.
     blocksize
         Frames per buffer.
     latency
         Seconds between asking for a buffer and the time it counts as heard.
     """
 
-    def __init__(self, path: str | Path | None = None, *, blocksize: int = 480, latency: float = 0.02) -> None:
+    def __init__(self, path: str | Path | None = None, *, subtype: str = "float32", blocksize: int = 480,
+                 latency: float = 0.02) -> None:
+        from ..audio.wav import SUBTYPES
+
         _check_latency(latency)
+        if subtype not in SUBTYPES:
+            raise ValueError(f"subtype must be one of {', '.join(SUBTYPES)}; got {subtype!r}")
         if blocksize < 1:
             raise ValueError(f"blocksize must be positive, got {blocksize!r}")
         self.path = Path(path) if path is not None else None
+        self.subtype = subtype
         self.blocksize = int(blocksize)
         self.latency = float(latency)
         self.sample_rate = 0
@@ -243,17 +250,15 @@ class ClockedFileSink:
         self._running = False
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
-        self._wav: wave.Wave_write | None = None
+        self._wav: Any = None
 
     def start(self, fill: FillFunction, sample_rate: int, channels: int) -> None:
         """Open the WAV file and start taking buffers in real time."""
         self.sample_rate, self.channels = int(sample_rate), int(channels)
         if self.path is not None:
-            wav = wave.open(str(self.path), "wb")
-            wav.setnchannels(self.channels)
-            wav.setsampwidth(2)
-            wav.setframerate(self.sample_rate)
-            self._wav = wav
+            from ..audio.wav import WavWriter
+
+            self._wav = WavWriter(self.path, self.sample_rate, self.channels, self.subtype)
         self._running = True
         self._thread = threading.Thread(target=self._run, args=(fill,), name="adaptive-music-file-sink",
                                         daemon=True)
@@ -283,8 +288,12 @@ class ClockedFileSink:
                 self.output_underflows += 1
             fill(buf, due)
             if self._wav is not None:
-                pcm = np.round(np.clip(buf, -1.0, 1.0) * 32767.0).astype("<i2")
-                self._wav.writeframes(pcm.tobytes())
+                try:
+                    self._wav.write(buf)
+                except (OSError, ValueError) as exc:  # disk full, the 4 GiB WAV limit
+                    log.error("recording to %s stopped: %s; playback goes on", self.path, exc)
+                    self._wav.close()
+                    self._wav = None
             self.frames_written += len(buf)
             k += 1
 

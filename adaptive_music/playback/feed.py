@@ -1,18 +1,19 @@
 """The generator side of playback: a streaming generator filling the ring, on a thread or in its own process.
 
-Thread or process? Measured with ``bench/playback.py`` (2 cores, PulseAudio
-null sink, 20 ms device latency, procedural backend): with the generator on a
-thread and a second thread doing pure-Python busy work, the slowest block
-took 828 ms instead of about 10 ms and 30 s of playback underran 358 times.
-Each time the generator gives up the GIL (every sleep, every large numpy
+Thread or process? Measured with ``bench/playback.py --minutes 0.5 --feeds
+process,thread`` (2 cores, PulseAudio null sink, 20 ms device latency,
+procedural backend): idle, both give 0 underruns. With a second thread doing
+pure-Python busy work, the generator thread underran the ring 109 times in
+30 s (358 times with 50 ms ahead; its slowest block took 828 ms instead of
+about 10 ms): each time it gives up the GIL (every sleep, every large numpy
 call) it waits a whole switch interval (5 ms) to get it back from the busy
-thread, and one block makes hundreds of such calls. The audio callback only
-needs the GIL once per buffer, so it is late by at most about one switch
-interval. So by default the generator runs in a child process
-(:class:`ProcessFeed`) that writes into a ring in shared memory, and only
-the copy out of the ring, the beat callbacks and the control calls stay in
-the game's process. :class:`ThreadFeed` remains for backends passed as
-objects, which cannot be rebuilt in another process.
+thread, and a block makes many such calls. In a child process the generator
+underran 0 times. The audio callback needs the GIL only once per buffer and
+stays in the game's process either way. So by default the generator runs in
+a child process (:class:`ProcessFeed`) that writes into a ring in shared
+memory; only the copy out of the ring, the beat callbacks and the control
+calls stay in the game's process. :class:`ThreadFeed` remains for backends
+passed as objects, which cannot be rebuilt in another process.
 
 The child is started as ``python -m adaptive_music.playback.worker`` rather
 than through :mod:`multiprocessing`, so that it never re-imports the game's
@@ -231,6 +232,7 @@ class ProcessFeed:
             "seed": spec.seed, "config": dataclasses.asdict(spec.config) if spec.config else None,
         }
         self._on_applied, self._on_markers = on_applied, on_markers
+        self._early = Coalescer()  # calls made before the child runs
         self._proc: subprocess.Popen | None = None
         self._send_lock = threading.Lock()
         self._reader: threading.Thread | None = None
@@ -239,20 +241,25 @@ class ProcessFeed:
 
     def send(self, method: str, args: tuple) -> None:
         """Pass a control call to the child; blocks only if the child stopped reading."""
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        try:
-            with self._send_lock:
+        with self._send_lock:
+            if self._proc is None:
+                self._early.put(method, args)
+                return
+            try:
                 write_frame(self._proc.stdin, [method, list(args)])
-        except (BrokenPipeError, ValueError):  # the child has gone; the reader reports why
-            pass
+            except (BrokenPipeError, ValueError):  # the child has gone; the reader reports why
+                pass
 
     def start(self) -> None:
         """Start the child and wait until it has filled the ring."""
-        self._proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "adaptive_music.playback.worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": _package_root()})
-        write_frame(self._proc.stdin, self._setup)
+        with self._send_lock:
+            write_frame(proc.stdin, self._setup)
+            for method, args in self._early.take():
+                write_frame(proc.stdin, [method, list(args)])
+            self._proc = proc
         self._reader = threading.Thread(target=self._read, name="adaptive-music-generator-reader", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + self._START_TIMEOUT

@@ -9,7 +9,10 @@ a frame that is not there yet.
 The indices and the frames can live in memory shared with another process
 (``buffer``), so that the producer can run outside the consumer's GIL. The
 indices are aligned 64-bit integers, which x86-64 and ARMv8 store and load
-whole; x86-64 also keeps stores in order, which the publish step relies on.
+whole. Across processes the publish step relies on stores becoming visible
+in order, which x86-64 guarantees; Python offers no memory fence, so on
+weakly ordered CPUs (ARM) a reader could in principle see an index before
+the frames it covers. Within one process the GIL orders everything.
 
 When the ring runs dry the missing frames decay from the last frame played
 to silence over ``fade_frames`` instead of stepping to zero (a click), and

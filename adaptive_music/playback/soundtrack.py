@@ -84,8 +84,7 @@ class Soundtrack:
         # This process keeps a model too: to check mood texts as they are set.
         self.model = load_backend(backend, **backend_options) if isinstance(backend, str) else backend
         self.config = config or self.model.default_config()
-        Mood(mood)
-        self.model.condition(Mood(mood))
+        self.model.condition(Mood(mood))  # a bad starting mood fails here, not in the generator
         self.spec = GeneratorSpec(backend, mood, seed, self.config, backend_options)
         output = sink if sink is not None else DeviceOutput(device, blocksize=blocksize, latency=latency)
 
