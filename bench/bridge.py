@@ -152,13 +152,24 @@ def sustained(address: str, pid: int, rate: float, seconds: float, clients: int 
     for socket in sockets:
         poller.register(socket, zmq.POLLIN)
     codes: collections.Counter = collections.Counter()
+
+    def read_replies(timeout_ms: float) -> int:
+        count = 0
+        for socket, _ in poller.poll(timeout_ms):
+            while True:
+                try:
+                    reply = msgpack.unpackb(socket.recv(zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+                count += 1
+                codes["ok" if reply["ok"] else reply["error"]["code"]] += 1
+        return count
+
     sent = received = 0
     rss = []
     tick = 0.005
-    per_tick = rate * tick
     start = time.perf_counter()
     next_rss = start
-    owed = 0.0
     while True:
         now = time.perf_counter()
         elapsed = now - start
@@ -178,28 +189,14 @@ def sustained(address: str, pid: int, rate: float, seconds: float, clients: int 
                 fields["name"] = rng.choice(["player_hit", "player_healed"])
             sockets[sent % clients].send(msgpack.packb({"v": 1, "id": sent, **fields}))
             sent += 1
-        for socket, _ in poller.poll(0):
-            while True:
-                try:
-                    reply = msgpack.unpackb(socket.recv(zmq.NOBLOCK))
-                except zmq.Again:
-                    break
-                received += 1
-                codes["ok" if reply["ok"] else reply["error"]["code"]] += 1
+        received += read_replies(0)
         left = tick - (time.perf_counter() - now)
         if left > 0:
             time.sleep(left)
     send_seconds = time.perf_counter() - start
     deadline = time.perf_counter() + 5
     while received < sent and time.perf_counter() < deadline:
-        for socket, _ in poller.poll(100):
-            while True:
-                try:
-                    reply = msgpack.unpackb(socket.recv(zmq.NOBLOCK))
-                except zmq.Again:
-                    break
-                received += 1
-                codes["ok" if reply["ok"] else reply["error"]["code"]] += 1
+        received += read_replies(100)
     drain = time.perf_counter() - start - send_seconds
     rss.append(rss_mb(pid))
     for socket in sockets:
