@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adaptive_music.bridge import protocol as p
-from adaptive_music.bridge.limits import ClientBuckets, Limits, TokenBucket
+from adaptive_music.bridge.limits import ClientBuckets, LatestWins, Limits, TokenBucket
 
 LIMITS = Limits()
 
@@ -137,3 +137,14 @@ def test_client_buckets_forget_the_least_recently_seen():
 def test_limits_must_be_positive():
     with pytest.raises(ValueError, match="requests_per_second"):
         Limits(requests_per_second=0)
+
+
+def test_latest_wins_passes_one_value_per_interval():
+    gate = LatestWins(interval=0.1)
+    assert gate.offer("a", now=0.0) is True and gate.due() is None
+    assert gate.offer("b", now=0.01) is False and gate.offer("c", now=0.02) is False
+    assert gate.coalesced == 1 and gate.due() == pytest.approx(0.1)
+    assert gate.take(now=0.05) is None
+    assert gate.take(now=0.1) == "c" and gate.take(now=0.5) is None
+    assert gate.offer("d", now=0.15) is False  # 0.05 s after "c" passed
+    assert gate.take(now=0.2) == "d"

@@ -214,6 +214,25 @@ def test_mood_flood_is_coalesced_and_the_latest_wins(client, server):
     assert wait_for(lambda: "flood mood number 299" in str(client.status()["mood"]))
 
 
+def test_intensity_flood_is_coalesced_and_the_latest_wins(client):
+    for i in range(500):
+        client.set_intensity(i / 1000)
+    assert wait_for(lambda: client.status()["intensity"] == pytest.approx(0.499))
+
+
+def test_a_refused_queued_mood_is_reported_on_the_error_topic(client):
+    with client.subscribe("error") as errors:
+        time.sleep(0.3)  # let the subscription connect
+        assert client.set_mood("combat")["queued"] is False
+        assert client.set_mood("xqzv wlkj")["queued"] is True  # checked when its turn comes
+        error = errors.recv(3)
+    assert error is not None and error.data["code"] == "bad_request" and "xqzv wlkj" in error.data["message"]
+    with pytest.raises(BridgeError) as info:  # applied at once, the same text is refused in the reply
+        time.sleep(0.2)
+        client.set_mood("xqzv wlkj")
+    assert info.value.code == "bad_request"
+
+
 # Clients coming and going --------------------------------------------------------
 
 
