@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,24 +30,35 @@ ANY_PORTS = ["--commands", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*"]
 
 @contextlib.contextmanager
 def served(*args: str):
-    """Run `serve` with ``args``; yield (process, commands address, events address)."""
-    process = subprocess.Popen(SERVE + ["serve", *ANY_PORTS, *args], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        found = re.search(r"commands on (\S+) events on (\S+)", line)
-        assert found, f"serve did not start: {line!r} {process.stderr.read() if process.poll() is not None else ''}"
-        yield process, found.group(1), found.group(2)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    """Run `serve` with ``args``; yield (process, commands address, events address).
+
+    Its log goes to a file, not a pipe: a pipe nobody reads could fill and stall it.
+    """
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(SERVE + ["serve", *ANY_PORTS, *args], cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=log, text=True)
+        process.log = log
+        try:
+            line = process.stdout.readline()
+            found = re.search(r"commands on (\S+) events on (\S+)", line)
+            assert found, f"serve did not start: {line!r} {process.wait(10) and _log(process)}"
+            yield process, found.group(1), found.group(2)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _log(process) -> str:
+    process.log.seek(0)
+    return process.log.read()
 
 
 def stop(process, signum):
+    """Send ``signum``; return the exit code, stdout and the log."""
     process.send_signal(signum)
-    out, err = process.communicate(timeout=20)
-    return process.returncode, out, err
+    out, _ = process.communicate(timeout=20)
+    return process.returncode, out, _log(process)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
