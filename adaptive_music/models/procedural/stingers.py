@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import theory
@@ -43,8 +45,13 @@ def check_stinger(name_or_text: str) -> str:
 
 
 def render_stinger(name_or_text: str, root: int, scale: str, bpm: float, sample_rate: int) -> np.ndarray:
-    """The stinger as stereo float32, starting at its first note."""
-    shape = check_stinger(name_or_text)
+    """The stinger as stereo float32 (read-only), starting at its first note."""
+    return _render(check_stinger(name_or_text), root, scale, round(bpm, 1), sample_rate)
+
+
+@functools.lru_cache(maxsize=64)
+def _render(shape: str, root: int, scale: str, bpm: float, sample_rate: int) -> np.ndarray:
+    """Rendered once per shape, key and tempo: a game fires the same stingers again and again."""
     instrument, notes = _SHAPES[shape]
     sixteenth = 60.0 / bpm / 4.0 * sample_rate
     parts = []
@@ -59,4 +66,6 @@ def render_stinger(name_or_text: str, root: int, scale: str, bpm: float, sample_
     for s, a in parts:
         mono[s : s + len(a)] += a
     mono *= 0.35
-    return np.stack([mono, mono], axis=1)
+    out = np.stack([mono, mono], axis=1)
+    out.setflags(write=False)
+    return out
