@@ -7,6 +7,7 @@ import math
 import sys
 import threading
 
+from . import warmup
 from .errors import UsageError
 
 EXIT_NO_DEVICE = 1
@@ -26,7 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--intensity", type=float, default=0.5, help="intensity 0..1 (default 0.5)")
     p.add_argument("--seconds", type=float, help="stop after this much music (default: play until stopped)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", default="procedural", help="music backend (default procedural)")
+    p.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
+    warmup.add_arguments(p)
     p.add_argument("--device", help="output device name or index (default: the system default)")
     p.add_argument("--latency", type=float, default=20.0, metavar="MS", help="device latency in ms (default 20)")
     p.set_defaults(run=run)
@@ -78,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
     from ..playback.soundtrack import Soundtrack
 
     changes = _check(args)
+    live = warmup.prepare(args, ahead=0.1, seconds=args.seconds)
     try:
-        music = Soundtrack(backend=args.backend, seed=args.seed, mood=args.mood, device=args.device,
-                           latency=args.latency / 1000, seconds=args.seconds)
+        music = Soundtrack(backend=live.backend, seed=args.seed, mood=args.mood, device=args.device,
+                           latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead)
         music.set_intensity(args.intensity)
     except NoAudioDeviceError as exc:
         print(f"adaptive-music play: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from . import warmup
 from .errors import UsageError
 
 EXIT_NO_DEVICE = 1
@@ -31,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help=f"ZeroMQ address for events (default {DEFAULT_EVENTS})")
     serve.add_argument("--moods", type=Path, metavar="FILE",
                        help="TOML mood map for game events (default: the shipped action-adventure example)")
-    serve.add_argument("--backend", default="procedural", help="music backend (default procedural)")
+    serve.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
+    warmup.add_arguments(serve)
     serve.add_argument("--mood", default="calm exploration, soft strings",
                        help="starting mood: a text, or a name from the mood map")
     serve.add_argument("--seed", type=int, default=0)
@@ -98,10 +100,11 @@ def _serve(args: argparse.Namespace) -> int:
     except (MoodMapError, OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    live = warmup.prepare(args, args.ahead, seconds=None)
     sink = ClockedFileSink(args.record) if args.no_audio else None
     try:
-        soundtrack = Soundtrack(backend=args.backend, seed=args.seed, mood=moods.mood_text(args.mood),
-                                device=args.device, sink=sink, ahead=args.ahead)
+        soundtrack = Soundtrack(backend=live.backend, seed=args.seed, mood=moods.mood_text(args.mood),
+                                device=args.device, sink=sink, ahead=live.ahead)
     except NoAudioDeviceError as exc:
         print(f"adaptive-music serve: {exc}", file=sys.stderr)
         return EXIT_NO_DEVICE

@@ -77,8 +77,9 @@ class Soundtrack:
                  sink: Output | None = None, *, ahead: float = 0.1, blocksize: int = 0,
                  seconds: float | None = None, process: bool | None = None, record_controls: bool = False,
                  config: StreamConfig | None = None, **backend_options: Any) -> None:
-        if not (isinstance(ahead, (int, float)) and 0 < ahead <= 10):
-            raise ValueError(f"ahead must be between 0 and 10 seconds, got {ahead!r}")
+        # Long only for pre-buffering a backend slower than real time (see cli/warmup.py).
+        if not (isinstance(ahead, (int, float)) and 0 < ahead <= 3600):
+            raise ValueError(f"ahead must be between 0 and 3600 seconds, got {ahead!r}")
         if seconds is not None and not seconds > 0:
             raise ValueError(f"seconds must be positive, got {seconds!r}")
         # This process keeps a model too: to check mood texts as they are set.
