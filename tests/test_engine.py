@@ -217,3 +217,18 @@ def test_live_change_is_taken_within_a_hop_not_after_it():
     diff = first_difference(plain, steered[: len(plain)], tol=1e-4)
     # Asked during the third 0.1 s call: heard from 0.3 s (next sixteenth), not from the 1 s hop end.
     assert diff is not None and 0.3 * SR <= diff < 0.55 * SR
+
+
+def test_transitions_report_where_a_change_starts_and_ends_being_heard(model):
+    gen = StreamingGenerator(model, "calm exploration", seed=3,
+                             changes=[MoodChange(2.0, "intense boss battle", transition="now", ramp=1.5),
+                                      MoodChange(5.0, "sad rainy village", transition="bar", ramp=0.0)])
+    blocks = [gen.next_block() for _ in range(8 * SR // gen.config.block_size)]
+    t = gen.take_transitions()
+    assert [(x.phase, x.mood.text) for x in t] == [
+        ("start", "intense boss battle"), ("end", "intense boss battle"),
+        ("start", "sad rainy village"), ("end", "sad rainy village")]
+    assert t[0].sample == 2 * SR and t[1].sample == round(3.5 * SR)
+    bars = [m.sample for m in gen.take_markers() if m.beat == 0]
+    assert t[2].sample in bars and t[2].sample == t[3].sample and t[2].sample >= 5 * SR
+    assert len(blocks) and gen.take_transitions() == []

@@ -26,7 +26,7 @@ from ..models.base import GeneratorState, Marker, Model, Mood, check_intensity
 from .master import Leveler, soft_limit
 from .resample import StreamResampler
 from .seams import stitch
-from .timeline import ConditionTrack, MoodChange, check_transition
+from .timeline import ConditionTrack, MoodChange, Transition, check_transition
 
 _MAX_PENDING_STINGERS = 8
 
@@ -90,6 +90,7 @@ class StreamingGenerator:
         self._stingers: list[_Stinger] = []
         self._out = np.zeros((0, cfg.channels), np.float32)
         self._markers: collections.deque[Marker] = collections.deque(maxlen=4096)
+        self._transitions: collections.deque[Transition] = collections.deque(maxlen=256)
         self._last_marker: Marker | None = None
         self._emitted_frames = 0  # backend frames stitched and sent downstream
         self.position = 0
@@ -160,6 +161,19 @@ class StreamingGenerator:
         while True:
             yield self.next_block()
 
+    def _out_sample(self, sample: float) -> int:
+        """Output-sample position of a backend sample position."""
+        cfg = self.config
+        return round((sample - self._out_origin * cfg.samples_per_frame) * cfg.output_sample_rate / cfg.sample_rate)
+
+    def take_transitions(self) -> list[Transition]:
+        """Mood changes generated so far and not yet taken: where each starts and ends
+        being heard, in output samples (``end`` follows ``start`` by the ramp)."""
+        out = []
+        while self._transitions:
+            out.append(self._transitions.popleft())
+        return out
+
     def take_markers(self) -> list[Marker]:
         """Beats generated so far and not yet taken; ``sample`` is in output samples."""
         out = []
@@ -203,7 +217,7 @@ class StreamingGenerator:
             if cmd:
                 self._mood = cmd[0]
         if cmd:
-            self._schedule(cmd[1], cmd[2], cmd[3])
+            self._schedule(cmd[1], cmd[2], cmd[3], cmd[0])
         for name in stingers:
             self._schedule_stinger(name)
 
@@ -218,18 +232,18 @@ class StreamingGenerator:
             self._mood = mood
             cond = self._condition(mood)
             if change.transition == "now":
-                self._track.add(cond, max(at, head), change.ramp * cfg.frame_rate)
+                self._track.add(cond, max(at, head), change.ramp * cfg.frame_rate, mood)
             else:
-                self._schedule(cond, change.transition, change.ramp)
+                self._schedule(cond, change.transition, change.ramp, mood)
 
-    def _schedule(self, cond: Any, transition: str, ramp: float) -> None:
+    def _schedule(self, cond: Any, transition: str, ramp: float, mood: Mood) -> None:
         cfg = self.config
         start = float(self._state.frame)
         if transition != "now":
             boundary = self.model.next_boundary(self._state, transition)
             if boundary is not None:
                 start = boundary / cfg.samples_per_frame
-        self._track.add(cond, start, ramp * cfg.frame_rate)
+        self._track.add(cond, start, ramp * cfg.frame_rate, mood)
 
     def _schedule_stinger(self, name: str) -> None:
         from ..models.procedural.stingers import render_stinger
@@ -265,9 +279,10 @@ class StreamingGenerator:
             part, self._state = model.generate(self._state, self._track.condition, n, self.seed)
             parts.append(part)
         tokens, new_state = (parts[0] if len(parts) == 1 else np.concatenate(parts)), self._state
+        for phase, frame, mood in self._track.crossings(state.frame, new_state.frame):
+            self._transitions.append(Transition(phase, mood, self._out_sample(frame * cfg.samples_per_frame)))
         for m in model.markers(tokens, state):
-            out = (m.sample - self._out_origin * cfg.samples_per_frame) * cfg.output_sample_rate / cfg.sample_rate
-            m = dataclasses.replace(m, sample=round(out))
+            m = dataclasses.replace(m, sample=self._out_sample(m.sample))
             self._markers.append(m)
             self._last_marker = m
         x = min(cfg.crossfade_frames, len(state.tokens))

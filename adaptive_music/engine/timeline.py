@@ -42,6 +42,16 @@ class _Ramp:
     start: float
     end: float
     target: Any
+    label: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    """A mood change as it is heard: ``phase`` "start" or "end" at output ``sample``."""
+
+    phase: str
+    mood: Any
+    sample: int
 
 
 class ConditionTrack:
@@ -56,10 +66,20 @@ class ConditionTrack:
         self._ramps: list[_Ramp] = []
         self._tree: Any = base
 
-    def add(self, target: Any, start: float, ramp_frames: float) -> None:
+    def add(self, target: Any, start: float, ramp_frames: float, label: Any = None) -> None:
+        """Ramp to ``target`` over [start, start + ramp_frames); ``label`` names it in transitions."""
         self._ramps = [r for r in self._ramps if r.start < start]
-        self._ramps.append(_Ramp(start, start + ramp_frames, target))
+        self._ramps.append(_Ramp(start, start + ramp_frames, target, label))
         self._build()
+
+    def crossings(self, begin: float, end: float) -> list[tuple[str, float, Any]]:
+        """Ramp starts and ends within frames [begin, end): (phase, frame, label), in order."""
+        out = []
+        for r in self._ramps:
+            for phase, at in (("start", r.start), ("end", r.end)):
+                if begin <= at < end:
+                    out.append((phase, at, r.label))
+        return sorted(out, key=lambda x: (x[1], x[0] != "start"))
 
     def settle(self, frame: float) -> None:
         """Fold ramps that are complete by ``frame`` into the base."""
