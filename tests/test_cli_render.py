@@ -40,8 +40,8 @@ def test_render_plot(tmp_path):
     (["--mood", "%%% ###", "--seconds", "4"], "no mood words"),
     (["--mood", "calm", "--seconds", "-4"], "positive"),
     (["--mood", "calm", "--seconds", "4", "--backend", "nope"], "unknown backend"),
-    (["--mood", "calm", "--seconds", "4", "--at", "9", "battle"], "outside the render"),
-    (["--mood", "calm", "--seconds", "4", "--at", "-1", "battle"], "outside the render"),
+    (["--mood", "calm", "--seconds", "4", "--at", "9", "battle"], "outside the music (0 to 4 s)"),
+    (["--mood", "calm", "--seconds", "4", "--at", "-1", "battle"], "outside the music"),
     (["--mood", "calm", "--seconds", "4", "--intensity", "nan"], "intensity"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, needle):

@@ -7,7 +7,7 @@ import math
 import sys
 import threading
 
-from . import warmup
+from . import timeline, warmup
 from .errors import UsageError
 
 EXIT_NO_DEVICE = 1
@@ -18,15 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "play", help="play live music on the sound device; type a new mood to change it",
         description="Play a live soundtrack. While it plays, type a mood and press Enter to move to it. "
                     "Stop with Ctrl-C (or Ctrl-D when --seconds is not given).")
-    p.add_argument("--mood", required=True, help="the starting mood text")
-    p.add_argument("--at", nargs=2, action="append", default=[], metavar=("SECONDS", "TEXT"),
-                   help="change to the mood TEXT when the music reaches SECONDS (repeatable)")
-    p.add_argument("--transition", choices=("now", "beat", "bar"), default="beat",
-                   help="where mood changes land (default: the next beat)")
-    p.add_argument("--ramp", type=float, default=1.0, help="seconds to blend into a new mood (default 1)")
-    p.add_argument("--intensity", type=float, default=0.5, help="intensity 0..1 (default 0.5)")
+    timeline.add_arguments(p)
     p.add_argument("--seconds", type=float, help="stop after this much music (default: play until stopped)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
     warmup.add_arguments(p)
     p.add_argument("--device", help="output device name or index (default: the system default)")
@@ -39,18 +32,7 @@ def _check(args: argparse.Namespace) -> list[tuple[float, str]]:
         raise UsageError(f"--seconds must be a positive number, got {args.seconds:g}")
     if not (math.isfinite(args.latency) and 0 < args.latency <= 2000):
         raise UsageError(f"--latency must be between 0 and 2000 ms, got {args.latency:g}")
-    if not (math.isfinite(args.ramp) and 0 <= args.ramp <= 60):
-        raise UsageError(f"--ramp must be between 0 and 60 seconds, got {args.ramp:g}")
-    changes = []
-    for at, text in args.at:
-        try:
-            seconds = float(at)
-        except ValueError:
-            raise UsageError(f"--at time must be a number of seconds, got {at!r}") from None
-        if not (math.isfinite(seconds) and seconds >= 0):
-            raise UsageError(f"--at time must be a non-negative number of seconds, got {at!r}")
-        changes.append((seconds, text))
-    return sorted(changes)
+    return timeline.changes(args, None)
 
 
 def _status_line(status: dict) -> str:

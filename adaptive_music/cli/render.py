@@ -9,20 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+from . import timeline
 from .errors import UsageError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("render", help="render a mood timeline offline to a WAV file")
-    p.add_argument("--mood", required=True, help="the starting mood text")
-    p.add_argument("--at", nargs=2, action="append", default=[], metavar=("SECONDS", "TEXT"),
-                   help="change to the mood TEXT at SECONDS (repeatable)")
-    p.add_argument("--transition", choices=("now", "beat", "bar"), default="beat",
-                   help="where --at changes land (default: the next beat)")
-    p.add_argument("--ramp", type=float, default=1.0, help="seconds to blend into each --at mood (default 1)")
-    p.add_argument("--intensity", type=float, default=0.5, help="intensity 0..1 (default 0.5)")
+    timeline.add_arguments(p)
     p.add_argument("--seconds", type=float, required=True, help="length of the render")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
     p.add_argument("--model", default="facebook/musicgen-small",
                    help="musicgen: hub id or local folder (default facebook/musicgen-small)")
@@ -48,16 +42,8 @@ def _check_output(path: Path, what: str) -> None:
 def _changes(args: argparse.Namespace):
     from ..engine.timeline import MoodChange
 
-    out = []
-    for at, text in args.at:
-        try:
-            seconds = float(at)
-        except ValueError:
-            raise UsageError(f"--at time must be a number of seconds, got {at!r}") from None
-        if not (math.isfinite(seconds) and 0 <= seconds < args.seconds):
-            raise UsageError(f"--at {at} is outside the render (0 to {args.seconds:g} s)")
-        out.append(MoodChange(seconds, text, transition=args.transition, ramp=args.ramp))
-    return out
+    return [MoodChange(at, text, transition=args.transition, ramp=args.ramp)
+            for at, text in timeline.changes(args, args.seconds)]
 
 
 class _Progress:
