@@ -232,3 +232,40 @@ def test_transitions_report_where_a_change_starts_and_ends_being_heard(model):
     bars = [m.sample for m in gen.take_markers() if m.beat == 0]
     assert t[2].sample in bars and t[2].sample == t[3].sample and t[2].sample >= 5 * SR
     assert len(blocks) and gen.take_transitions() == []
+
+
+def test_backend_failure_mid_stream_falls_back_without_a_gap(caplog):
+    from adaptive_music.engine.master import CEILING
+    from adaptive_music.models.procedural import ProceduralModel
+
+    class Crashing(ProceduralModel):
+        """A backend that dies mid-stream, as a GPU backend does when it runs out of memory."""
+
+        name = "crashing"
+        calls = 0
+
+        def generate(self, state, condition, n_frames, seed):
+            Crashing.calls += 1
+            if Crashing.calls > 40:
+                raise RuntimeError("CUDA out of memory")
+            return super().generate(state, condition, n_frames, seed)
+
+    gen = StreamingGenerator(Crashing(), "intense boss battle", seed=2, fallback=ProceduralModel())
+    with caplog.at_level("ERROR"):
+        audio = np.concatenate([gen.next_block() for _ in range(8 * SR // gen.config.block_size)])
+    assert gen.failure and "CUDA out of memory" in gen.failure and "crashing" in caplog.text
+    assert gen.model is gen.fallback
+    switch = int(40 * 0.1 * SR)  # 40 calls of 0.1 s
+    # No gap: no run of digital silence anywhere, no click at the switch, nothing over the ceiling.
+    quiet = np.abs(audio).max(axis=1) < 1e-4
+    runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(int), [0]]))))[::2]
+    assert runs.size == 0 or runs.max() < 0.005 * SR
+    jumps = sample_jumps(audio)
+    around = jumps[switch - SR // 10 : switch + SR // 10]
+    assert around.max() <= np.percentile(jumps, 99.99)
+    assert np.abs(audio).max() < CEILING
+    # The music carries on in the same mood.
+    gen.set_mood("calm exploration")
+    for _ in range(100):
+        gen.next_block()
+    assert gen.status()["mood"] == "calm exploration"

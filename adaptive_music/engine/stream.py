@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import math
 import threading
 from typing import Any, Callable, Iterable, Iterator
@@ -29,6 +30,7 @@ from .seams import stitch
 from .timeline import ConditionTrack, MoodChange, Transition, check_transition
 
 _MAX_PENDING_STINGERS = 8
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -56,6 +58,10 @@ class StreamingGenerator:
     initial_state:
         Continue from this state (for example a prompt's codes) instead of
         an empty window.
+    fallback:
+        If the backend fails mid-stream, carry on with this one (for example
+        the procedural backend behind MusicGen), crossfading so that no gap
+        is heard. ``failure`` then says what went wrong.
 
     ``set_mood``, ``set_intensity`` and ``stinger`` may be called from any
     thread; they take effect at the next generation step. Everything else
@@ -64,8 +70,11 @@ class StreamingGenerator:
 
     def __init__(self, model: Model, mood: Mood | str, *, config: StreamConfig | None = None,
                  seed: int = 0, changes: Iterable[MoodChange] = (), record_seams: bool = False,
-                 initial_state: GeneratorState | None = None):
+                 initial_state: GeneratorState | None = None, fallback: Model | None = None):
         self.model = model
+        self.fallback = fallback
+        self.failure: str | None = None
+        """Why the stream moved to its fallback backend, or None."""
         self.config = config or model.default_config()
         cfg = self.config
         if cfg.sample_rate != model.sample_rate or cfg.frame_rate != model.frame_rate:
@@ -98,6 +107,7 @@ class StreamingGenerator:
         self.seams: list[int] | None = [] if record_seams else None
         """Output-sample positions of window seams (when ``record_seams``)."""
         self._finished = False
+        self._overlap = 0  # output samples at the end of _out to crossfade with the next audio
 
     # -- control (any thread) ------------------------------------------------
 
@@ -152,7 +162,12 @@ class StreamingGenerator:
         """The next ``config.block_size`` samples, shape (block_size, channels), float32."""
         n = self.config.block_size
         while len(self._out) < n:
-            self._step()
+            try:
+                self._step()
+            except Exception as exc:
+                if self.fallback is None or self.model is self.fallback or self._finished:
+                    raise
+                self._switch_to_fallback(exc)
         block, self._out = self._out[:n], self._out[n:]
         self.position += n
         return block
@@ -311,7 +326,47 @@ class StreamingGenerator:
         self._emitted_frames = first_frame + len(audio) // cfg.samples_per_frame
         out = self._resampler.process(audio, final=final)
         out = soft_limit(self._leveler.process(out))
+        if self._overlap and len(out):
+            # The first audio after a fallback fades in over the old backend's fade-out.
+            n = min(self._overlap, len(out))
+            fade_in = np.sin(0.5 * np.pi * (np.arange(n, dtype=np.float32) + 0.5) / self._overlap)[:, None]
+            start = len(self._out) - self._overlap
+            self._out[start : start + n] = soft_limit(self._out[start : start + n] + out[:n] * fade_in)
+            self._overlap -= n
+            out = out[n:]
         self._out = np.concatenate([self._out, out]) if len(self._out) else out
+
+    def _switch_to_fallback(self, exc: Exception) -> None:
+        """Fade the failed backend out over the audio it still held, and start the fallback under it."""
+        old, fb = self.config, self.fallback
+        self.failure = f"{self.model.name} backend failed: {type(exc).__name__}: {exc}"
+        log.error("%s; continuing with the %s backend", self.failure, fb.name)
+        tail = self._tail if self._tail is not None else np.zeros((0, old.channels), np.float32)
+        fade_out = np.cos(0.5 * np.pi * (np.arange(len(tail), dtype=np.float32) + 0.5) / max(1, len(tail)))
+        before = len(self._out)
+        self._tail = None
+        self._emit(tail * fade_out[:, None], self._emitted_frames, final=True)
+        self._overlap = len(self._out) - before
+        self.model = fb
+        self.config = fb.default_config().replace(output_sample_rate=old.output_sample_rate,
+                                                  channels=old.channels, block_size=old.block_size)
+        cfg = self.config
+        with self._lock:
+            self._conditions.clear()  # conditions belong to a backend
+            self._track = ConditionTrack(self._condition(self._mood))
+            if self._cmd_mood:
+                mood = self._cmd_mood[0]
+                self._cmd_mood = (mood, self._condition(mood)) + self._cmd_mood[2:]
+        self._state = fb.initial_state(cfg, self.seed)
+        # The fallback's frame 0 is heard where the fade-out starts.
+        start = (self.position + len(self._out) - self._overlap) * cfg.sample_rate / cfg.output_sample_rate
+        self._origin = self._out_origin = -start / cfg.samples_per_frame
+        self._fx = fb.effects()
+        self._resampler = StreamResampler(cfg.sample_rate, cfg.output_sample_rate, cfg.channels)
+        self._stingers = []
+        self._emitted_frames = 0
+        while self._overlap:  # cover the fade-out before any of it is handed out
+            self._step()
 
     def _mix_stingers(self, audio: np.ndarray, start: int) -> np.ndarray:
         end = start + len(audio)
