@@ -40,6 +40,8 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from adaptive_music.config import StreamConfig  # noqa: E402
+from adaptive_music.models import load_backend  # noqa: E402
 from adaptive_music.playback.capture import PulseCapture  # noqa: E402
 from adaptive_music.playback.feed import render_controls
 from adaptive_music.playback.soundtrack import Soundtrack  # noqa: E402
@@ -47,6 +49,12 @@ from adaptive_music.playback.soundtrack import Soundtrack  # noqa: E402
 SCRIPT = ROOT / "scripts" / "pulse-test-sink.sh"
 MOODS = ("calm exploration, soft strings", "tense chase, fast drums")
 SR = 48000
+
+
+def stream_config(args: argparse.Namespace) -> StreamConfig | None:
+    if args.hop is None:
+        return None
+    return load_backend("procedural").default_config().replace(hop_seconds=args.hop)
 
 
 def busy_work(stop: threading.Event) -> None:
@@ -77,7 +85,8 @@ def run_underruns(args: argparse.Namespace, feed: str, busy: bool) -> dict:
     stop = threading.Event()
     worker = threading.Thread(target=busy_work, args=(stop,), daemon=True)
     music = Soundtrack(seed=args.seed, mood=MOODS[0], device="pulse", latency=args.latency_ms / 1000,
-                       ahead=args.ahead, seconds=args.minutes * 60, process=feed == "process")
+                       ahead=args.ahead, seconds=args.minutes * 60, process=feed == "process",
+                       blocksize=args.blocksize, config=stream_config(args))
     ran, slack = watch_callbacks(music)
     if busy:
         worker.start()
@@ -206,7 +215,8 @@ def run_latency(args: argparse.Namespace) -> dict:
     capture.start()
     try:
         with Soundtrack(seed=args.seed, mood=MOODS[0], device="pulse", latency=args.latency_ms / 1000,
-                        ahead=args.ahead, seconds=seconds, record_controls=True) as music:
+                        ahead=args.ahead, seconds=seconds, record_controls=True,
+                        blocksize=args.blocksize, config=stream_config(args)) as music:
             music.on_beat(lambda beat: beats.append((time.monotonic(), beat)))
             while music.status()["playhead"] < 3.0:
                 time.sleep(0.01)
@@ -273,9 +283,13 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=20, help="mood changes with transition now (default 20)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="device latency (default 20 ms)")
     parser.add_argument("--ahead", type=float, default=0.1, help="seconds generated ahead (default 0.1)")
+    parser.add_argument("--loads", default="idle,busy",
+                        help="underrun runs: idle, busy (another Python thread busy) or both (default)")
     parser.add_argument("--feeds", default="process",
                         help="where the generator runs in the underrun runs: process, thread or both "
                              "comma-separated (default process)")
+    parser.add_argument("--blocksize", type=int, default=0, help="device frames per callback (default 0: the host's)")
+    parser.add_argument("--hop", type=float, help="generator hop in seconds (default: the backend's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=("underruns", "latency"))
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this run (seconds)")
@@ -287,12 +301,15 @@ def main() -> int:
     if started:
         subprocess.run([str(SCRIPT), "start"], check=True, stdout=subprocess.DEVNULL)
     os.environ["XDG_RUNTIME_DIR"] = os.environ.get("ADAPTIVE_MUSIC_PULSE_DIR", "/tmp/adaptive-music-pulse")
+    hop = f"{args.hop * 1000:g} ms" if args.hop else "default"
     print(f"# playback through PulseAudio null sink, device latency {args.latency_ms:g} ms, "
-          f"ahead {args.ahead * 1000:g} ms, procedural backend, seed {args.seed}")
+          f"blocksize {args.blocksize or 'host'}, ahead {args.ahead * 1000:g} ms, procedural backend "
+          f"(hop {hop}), seed {args.seed}, switch interval {sys.getswitchinterval() * 1000:g} ms")
     try:
         if args.only in (None, "underruns"):
             for feed in args.feeds.split(","):
-                for busy in (False, True):
+                for load in args.loads.split(","):
+                    busy = load == "busy"
                     r = run_underruns(args, feed, busy)
                     print(f"underruns  {args.minutes:g} min, generator in a {feed}, "
                           f"{'busy thread' if busy else 'idle':11s}: underruns {r['underruns']}  "

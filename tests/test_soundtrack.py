@@ -87,6 +87,45 @@ def test_beat_callbacks_fire_when_heard_off_the_audio_thread_and_a_failing_one_i
     assert status["bar"] == beats[-1][2].bar and status["beat"] == beats[-1][2].beat
 
 
+@pytest.mark.parametrize("process", [True, False], ids=["generator-process", "generator-thread"])
+def test_transition_callbacks_fire_as_a_ramped_change_starts_and_ends_being_heard(tmp_path, caplog, process):
+    path = tmp_path / "change.wav"
+    heard, failures = [], []
+
+    def on_transition(transition):
+        heard.append((time.monotonic(), threading.current_thread().name, transition))
+
+    def broken(transition):
+        failures.append(transition)
+        raise RuntimeError("game code bug")
+
+    with caplog.at_level(logging.ERROR, logger="adaptive_music.playback.beats"):
+        with Soundtrack(seed=4, mood="calm exploration", sink=ClockedFileSink(path), seconds=2.0,
+                        process=process) as music:
+            music.on_transition(on_transition)
+            music.on_transition(broken)
+            time.sleep(0.3)
+            asked = time.monotonic()
+            music.set_mood("tense chase, fast drums", ramp=1.0)
+            assert music.wait(timeout=10)
+    assert [(t.phase, t.text, t.intensity) for _, _, t in heard] == [
+        ("start", "tense chase, fast drums", 0.5), ("end", "tense chase, fast drums", 0.5)]
+    (_, _, start), (_, _, end) = heard
+    assert len(failures) == 1 and "game code bug" in caplog.text and "disabled" in caplog.text
+    # Fired off the audio thread as the playhead reaches each, the ramp's length apart.
+    assert {name for _, name, _ in heard} == {"adaptive-music-beats"}
+    assert max(abs(fired - t.time) for fired, _, t in heard) < 0.05
+    assert asked < start.time < asked + 0.5
+    assert end.sample - start.sample == pytest.approx(SR, abs=1)
+    assert end.time - start.time == pytest.approx(1.0, abs=0.005)
+    # ``start`` is where the change is heard: until there the recording is the music without it.
+    recorded = read_wav(path)[PREROLL:]
+    unchanged = render_controls(music.spec.build(), [], 2 * SR)
+    at = start.sample
+    np.testing.assert_array_equal(recorded[:at], unchanged[:at])
+    assert not np.array_equal(recorded[at : at + SR // 10], unchanged[at : at + SR // 10])
+
+
 def test_pause_holds_the_playhead_and_resume_goes_on(tmp_path):
     path = tmp_path / "paused.wav"
     with Soundtrack(seed=5, sink=ClockedFileSink(path), seconds=2.0) as music:

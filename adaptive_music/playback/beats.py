@@ -1,4 +1,4 @@
-"""Beat and bar callbacks, fired on their own thread when the beat is heard."""
+"""Beat, bar and mood-transition callbacks, fired on their own thread when the music is heard."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from ..engine.timeline import Transition
 from ..models.base import Marker
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,28 @@ class Beat:
     """Position in the stream, in output samples."""
 
 
+@dataclasses.dataclass(frozen=True)
+class MoodTransition:
+    """A mood change as it is heard: where it starts, or where its ramp is complete."""
+
+    phase: str
+    """``start`` or ``end``; for a change without a ramp both come at the same sample."""
+    text: str
+    """The mood text changed to."""
+    intensity: float
+    """The intensity changed to (an intensity change is a transition too, with the same text)."""
+    time: float
+    """When it is heard, on :func:`time.monotonic`'s clock."""
+    sample: int
+    """Position in the stream, in output samples."""
+
+
 BeatCallback = Callable[[Beat], object]
+TransitionCallback = Callable[[MoodTransition], object]
 
 
 class BeatDispatcher:
-    """Holds the beats generated ahead and fires callbacks as each one is heard.
+    """Holds the beats and mood transitions generated ahead and fires callbacks as each one is heard.
 
     Parameters
     ----------
@@ -43,12 +61,16 @@ class BeatDispatcher:
     """
 
     _MAX_PENDING = 4096  # beats buffered ahead; far more than any sane look-ahead holds
+    _MAX_PENDING_TRANSITIONS = 256  # two per change, and changes are coalesced per block
 
     def __init__(self, heard_at: Callable[[int], float | None]) -> None:
         self._heard_at = heard_at
         self._pending: collections.deque[Marker] = collections.deque(maxlen=self._MAX_PENDING)
+        self._pending_transitions: collections.deque[Transition] = collections.deque(
+            maxlen=self._MAX_PENDING_TRANSITIONS)
         self._beat_callbacks: list[BeatCallback] = []
         self._bar_callbacks: list[BeatCallback] = []
+        self._transition_callbacks: list[TransitionCallback] = []
         self._lock = threading.Lock()  # guards the callback lists, never held while calling out
         self._wake = threading.Event()
         self._running = False
@@ -66,11 +88,23 @@ class BeatDispatcher:
         with self._lock:
             self._bar_callbacks.append(callback)
 
+    def on_transition(self, callback: TransitionCallback) -> None:
+        """Call ``callback(transition)`` as each mood change starts and ends."""
+        with self._lock:
+            self._transition_callbacks.append(callback)
+
     def add(self, markers: Iterable[Marker]) -> None:
         """Queue beats just generated (any thread)."""
+        self._queue(self._pending, markers)
+
+    def add_transitions(self, transitions: Iterable[Transition]) -> None:
+        """Queue mood transitions just generated (any thread)."""
+        self._queue(self._pending_transitions, transitions)
+
+    def _queue(self, pending: collections.deque, items: Iterable) -> None:
         added = False
-        for m in markers:
-            self._pending.append(m)
+        for item in items:
+            pending.append(item)
             added = True
         if added:
             self._wake.set()
@@ -86,36 +120,61 @@ class BeatDispatcher:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
+    def _next(self) -> collections.deque | None:
+        """The queue whose head is heard first; a beat goes before a transition at the same sample."""
+        beats, transitions = self._pending, self._pending_transitions
+        if not transitions:
+            return beats if beats else None
+        if not beats:
+            return transitions
+        return beats if beats[0].sample <= transitions[0].sample else transitions
+
     def _run(self) -> None:
         while self._running:
-            if not self._pending:
+            pending = self._next()
+            if pending is None:
                 self._wake.wait(0.05)
                 self._wake.clear()
                 continue
-            marker = self._pending[0]
-            heard = self._heard_at(marker.sample)
+            heard = self._heard_at(pending[0].sample)
             wait = 0.01 if heard is None else heard - time.monotonic()
             if wait > 0.0002:
-                # Re-check at least every 50 ms: a pause or an underrun moves the beat.
+                # Re-check at least every 50 ms: a pause or an underrun moves the beat,
+                # and something heard earlier may be queued meanwhile.
                 self._wake.wait(min(wait, 0.05))
                 self._wake.clear()
                 continue
-            self._pending.popleft()
-            beat = Beat(marker.bar, marker.beat, marker.beats_per_bar, marker.bpm, heard, marker.sample)
-            self.last = beat
-            with self._lock:
-                callbacks = list(self._beat_callbacks)
-                if beat.beat == 0:
-                    callbacks += self._bar_callbacks
-            for callback in callbacks:
-                self._call(callback, beat)
+            item = pending.popleft()
+            if pending is self._pending:
+                self._fire_beat(item, heard)
+            else:
+                self._fire_transition(item, heard)
 
-    def _call(self, callback: BeatCallback, beat: Beat) -> None:
+    def _fire_beat(self, marker: Marker, heard: float) -> None:
+        beat = Beat(marker.bar, marker.beat, marker.beats_per_bar, marker.bpm, heard, marker.sample)
+        self.last = beat
+        with self._lock:
+            callbacks = list(self._beat_callbacks)
+            if beat.beat == 0:
+                callbacks += self._bar_callbacks
+        for callback in callbacks:
+            self._call(callback, beat)
+
+    def _fire_transition(self, transition: Transition, heard: float) -> None:
+        heard_as = MoodTransition(transition.phase, transition.mood.text, transition.mood.intensity, heard,
+                                  transition.sample)
+        with self._lock:
+            callbacks = list(self._transition_callbacks)
+        for callback in callbacks:
+            self._call(callback, heard_as)
+
+    def _call(self, callback: Callable[..., object], event: Beat | MoodTransition) -> None:
         try:
-            callback(beat)
+            callback(event)
         except Exception:
-            log.exception("beat callback %r raised; it is disabled, playback goes on", callback)
+            kind = "beat" if isinstance(event, Beat) else "transition"
+            log.exception("%s callback %r raised; it is disabled, playback goes on", kind, callback)
             with self._lock:
-                for callbacks in (self._beat_callbacks, self._bar_callbacks):
+                for callbacks in (self._beat_callbacks, self._bar_callbacks, self._transition_callbacks):
                     while callback in callbacks:
                         callbacks.remove(callback)

@@ -8,17 +8,23 @@ pure-Python busy work, the generator thread underran the ring 109 times in
 about 10 ms): each time it gives up the GIL (every sleep, every large numpy
 call) it waits a whole switch interval (5 ms) to get it back from the busy
 thread, and a block makes many such calls. In a child process the generator
-underran 0 times. The audio callback needs the GIL only once per buffer and
-stays in the game's process either way. So by default the generator runs in
-a child process (:class:`ProcessFeed`) that writes into a ring in shared
-memory; only the copy out of the ring, the beat callbacks and the control
-calls stay in the game's process. :class:`ThreadFeed` remains for backends
-passed as objects, which cannot be rebuilt in another process.
+underran 0 times. So by default the generator runs in a child process
+(:class:`ProcessFeed`) that writes into a ring in shared memory; only the
+copy out of the ring, the beat callbacks and the control calls stay in the
+game's process. :class:`ThreadFeed` remains for backends passed as objects,
+which cannot be rebuilt in another process.
+
+What this does not fix: the audio callback itself still takes the game's
+GIL once per buffer. With the busy thread, PulseAudio reported
+``output_underflow`` 11 to 21 times in 30 s at the host's 5 ms buffers,
+2 times at 10 ms buffers (``blocksize=480``), once more with
+``sys.setswitchinterval(0.001)``. Moving the device stream into the child
+too would take the callback off the game's GIL altogether.
 
 The child is started as ``python -m adaptive_music.playback.worker`` rather
 than through :mod:`multiprocessing`, so that it never re-imports the game's
 main script. It reads its setup and then control calls from stdin and
-writes applied controls and beat markers to stdout, as length-prefixed
+writes applied controls, beat markers and mood transitions to stdout, as length-prefixed
 msgpack frames; the ring lives in a file in ``/dev/shm`` that both map.
 """
 
@@ -41,8 +47,9 @@ import numpy as np
 
 from ..config import StreamConfig
 from ..engine.stream import StreamingGenerator
+from ..engine.timeline import Transition
 from ..models import load_backend
-from ..models.base import Marker, Model
+from ..models.base import Marker, Model, Mood
 from .player import Producer
 from .ringbuffer import RingBuffer
 
@@ -50,7 +57,7 @@ log = logging.getLogger(__name__)
 
 CONTROL_METHODS = ("set_mood", "set_intensity", "stinger")
 _MAX_PENDING_STINGERS = 8
-_MAX_FRAME = 1 << 20  # bytes; control and marker frames are far smaller
+_MAX_FRAME = 1 << 20  # bytes; control, marker and transition frames are far smaller
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +82,9 @@ class GeneratorSpec:
 
     def build(self) -> StreamingGenerator:
         model = load_backend(self.backend, **self.backend_options) if isinstance(self.backend, str) else self.backend
-        return StreamingGenerator(model, self.mood, config=self.config, seed=self.seed)
+        # A neural backend that fails mid-stream hands over to the procedural one without a gap.
+        fallback = None if model.name == "procedural" else load_backend("procedural")
+        return StreamingGenerator(model, self.mood, config=self.config, seed=self.seed, fallback=fallback)
 
 
 class Coalescer:
@@ -103,8 +112,10 @@ class Coalescer:
 
 
 def generator_source(gen: StreamingGenerator, calls: Coalescer, on_applied: Callable[[Control], None],
-                     on_markers: Callable[[list[Marker]], None]) -> Callable[[], np.ndarray]:
-    """A block source: applies waiting control calls, then pulls the next block and its beats."""
+                     on_markers: Callable[[list[Marker]], None],
+                     on_transitions: Callable[[list[Transition]], None]) -> Callable[[], np.ndarray]:
+    """A block source: applies waiting control calls, then pulls the next block, its beats
+    and the mood transitions it starts or ends."""
 
     def next_block() -> np.ndarray:
         for method, args in calls.take():
@@ -118,6 +129,9 @@ def generator_source(gen: StreamingGenerator, calls: Coalescer, on_applied: Call
         markers = gen.take_markers()
         if markers:
             on_markers(markers)
+        transitions = gen.take_transitions()
+        if transitions:
+            on_transitions(transitions)
         return block
 
     return next_block
@@ -147,10 +161,11 @@ class ThreadFeed:
     """Runs the generator on a thread of this process."""
 
     def __init__(self, spec: GeneratorSpec, ring: RingBuffer, target_frames: int, limit_frames: int | None,
-                 on_applied: Callable[[Control], None], on_markers: Callable[[list[Marker]], None]) -> None:
+                 on_applied: Callable[[Control], None], on_markers: Callable[[list[Marker]], None],
+                 on_transitions: Callable[[list[Transition]], None]) -> None:
         self.ring = ring
         self._calls = Coalescer()
-        source = generator_source(spec.build(), self._calls, on_applied, on_markers)
+        source = generator_source(spec.build(), self._calls, on_applied, on_markers, on_transitions)
         self._producer = Producer(source, ring, target_frames, limit_frames)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="adaptive-music-generator", daemon=True)
@@ -202,6 +217,15 @@ def read_frame(stream: BinaryIO) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
+def encode_transition(t: Transition) -> dict:
+    """A transition as plain msgpack types (its mood as text and intensity)."""
+    return {"phase": t.phase, "text": t.mood.text, "intensity": t.mood.intensity, "sample": t.sample}
+
+
+def decode_transition(fields: dict) -> Transition:
+    return Transition(fields["phase"], Mood(fields["text"], fields["intensity"]), fields["sample"])
+
+
 def _shared_file(nbytes: int) -> tuple[str, mmap.mmap]:
     """A zeroed file of ``nbytes`` in shared memory (RAM-backed where /dev/shm exists), mapped."""
     folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -220,7 +244,8 @@ class ProcessFeed:
 
     def __init__(self, spec: GeneratorSpec, capacity: int, channels: int, target_frames: int,
                  limit_frames: int | None, on_applied: Callable[[Control], None],
-                 on_markers: Callable[[list[Marker]], None]) -> None:
+                 on_markers: Callable[[list[Marker]], None],
+                 on_transitions: Callable[[list[Transition]], None]) -> None:
         if not isinstance(spec.backend, str):
             raise TypeError("a generator process needs the backend by name; use a thread for a model object")
         self._path, self._map = _shared_file(RingBuffer.nbytes(capacity, channels))
@@ -231,7 +256,7 @@ class ProcessFeed:
             "backend": spec.backend, "backend_options": spec.backend_options, "mood": spec.mood,
             "seed": spec.seed, "config": dataclasses.asdict(spec.config) if spec.config else None,
         }
-        self._on_applied, self._on_markers = on_applied, on_markers
+        self._on_applied, self._on_markers, self._on_transitions = on_applied, on_markers, on_transitions
         self._early = Coalescer()  # calls made before the child runs
         self._proc: subprocess.Popen | None = None
         self._send_lock = threading.Lock()
@@ -309,6 +334,8 @@ class ProcessFeed:
             kind = msg[0]
             if kind == "markers":
                 self._on_markers([Marker(**m) for m in msg[1]])
+            elif kind == "transitions":
+                self._on_transitions([decode_transition(t) for t in msg[1]])
             elif kind == "applied":
                 self._on_applied(Control(msg[1], msg[2], tuple(msg[3])))
             elif kind == "error":

@@ -7,6 +7,7 @@ Example::
     with Soundtrack(backend="procedural", seed=1, mood="exploring a quiet cave") as music:
         music.set_intensity(0.3)
         music.on_bar(lambda beat: print("bar", beat.bar, "heard at", beat.time))
+        music.on_transition(lambda t: print("mood", t.phase, t.text, "heard at", t.time))
         ...
         music.set_mood("ambush! fast drums", transition="beat")
         music.stinger("item_pickup")
@@ -26,10 +27,10 @@ import threading
 from typing import Any
 
 from ..config import StreamConfig
-from ..engine.timeline import check_transition
+from ..engine.timeline import Transition, check_transition
 from ..models import load_backend
 from ..models.base import Marker, Model, Mood, check_intensity
-from .beats import BeatCallback, BeatDispatcher
+from .beats import BeatCallback, BeatDispatcher, TransitionCallback
 from .device import DeviceOutput
 from .feed import Control, GeneratorSpec, ProcessFeed, ThreadFeed
 from .player import Output, Player
@@ -98,11 +99,12 @@ class Soundtrack:
             process = isinstance(backend, str)
         if process:
             self.feed: ThreadFeed | ProcessFeed = ProcessFeed(self.spec, capacity, channels, target, limit,
-                                                              self._applied, self._markers)
+                                                              self._applied, self._markers, self._transitions)
             ring = self.feed.ring
         else:
             ring = RingBuffer(capacity, channels)
-            self.feed = ThreadFeed(self.spec, ring, target, limit, self._applied, self._markers)
+            self.feed = ThreadFeed(self.spec, ring, target, limit, self._applied, self._markers,
+                                   self._transitions)
         self.player = Player(ring, sr, output)
         self.beats = BeatDispatcher(self.player.heard_at)
         self._lock = threading.Lock()
@@ -199,6 +201,17 @@ class Soundtrack:
         """Like :meth:`on_beat`, on the first beat of each bar."""
         self.beats.on_bar(callback)
 
+    def on_transition(self, callback: TransitionCallback) -> None:
+        """Call ``callback(transition)`` (a :class:`~adaptive_music.playback.beats.MoodTransition`)
+        as each mood or intensity change starts being heard (``phase`` "start") and as its ramp
+        completes ("end"; at the same sample as the start for a change without a ramp).
+
+        Like the beat callbacks: on the same dedicated thread, in stream order with the
+        beats, ``transition.time`` on :func:`time.monotonic`'s clock; one that raises is
+        logged and removed.
+        """
+        self.beats.on_transition(callback)
+
     # -- state ------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -237,3 +250,6 @@ class Soundtrack:
 
     def _markers(self, markers: list[Marker]) -> None:
         self.beats.add(markers)
+
+    def _transitions(self, transitions: list[Transition]) -> None:
+        self.beats.add_transitions(transitions)

@@ -1,8 +1,9 @@
 """The generator process: ``python -m adaptive_music.playback.worker``, started by
 :class:`~adaptive_music.playback.feed.ProcessFeed`; not for running by hand.
 
-It reads its setup and then control calls from stdin, writes applied controls
-and beat markers to stdout, and generates into the shared ring until stdin closes.
+It reads its setup and then control calls from stdin, writes applied controls,
+beat markers and mood transitions to stdout, and generates into the shared ring
+until stdin closes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import traceback
 from typing import Any
 
 from ..config import StreamConfig
-from .feed import CONTROL_METHODS, Coalescer, GeneratorSpec, generator_source, read_frame, write_frame
+from .feed import (CONTROL_METHODS, Coalescer, GeneratorSpec, encode_transition, generator_source, read_frame,
+                   write_frame)
 from .player import Producer
 from .ringbuffer import RingBuffer
 
@@ -49,7 +51,8 @@ def main() -> int:
         source = generator_source(
             spec.build(), calls,
             on_applied=lambda c: send(["applied", c.position, c.method, list(c.args)]),
-            on_markers=lambda ms: send(["markers", [dataclasses.asdict(m) for m in ms]]))
+            on_markers=lambda ms: send(["markers", [dataclasses.asdict(m) for m in ms]]),
+            on_transitions=lambda ts: send(["transitions", [encode_transition(t) for t in ts]]))
         producer = Producer(source, ring, setup["target_frames"], setup["limit_frames"])
     except Exception:
         send(["error", traceback.format_exc()])
