@@ -139,7 +139,12 @@ def test_node_client_written_from_the_protocol_drives_the_server():
         "out_of_range": "bad_request", "missing_field": "bad_request", "wrong_type": "bad_request",
         "unknown_event": "unknown_event", "too_large": "too_large", "malformed": "bad_request",
     }
-    assert seen["events"]["mood"]["phase"] == "start" and "intensity" in seen["events"]["status"]
+    assert "intensity" in seen["events"]["status"]
+    # The set_mood's change (ramp 0.5 s) as heard: a start, then an end half a second of stream later.
+    moods = {m["phase"]: m for m in seen["events"]["mood"] if m["text"] == "tense stealth, muted strings"}
+    assert set(moods) == {"start", "end"}, seen["events"]["mood"]
+    assert moods["end"]["seconds"] - moods["start"]["seconds"] == pytest.approx(0.5, abs=0.01)
+    assert moods["end"]["sample"] > moods["start"]["sample"] and 0 <= moods["start"]["intensity"] <= 1
     assert status["intensity"] == 0.25 and status["underruns"] == 0
 
 

@@ -299,8 +299,49 @@ def test_beat_bar_mood_and_status_events(client, server):
     assert {"beat", "bar", "mood", "status"} <= set(seen)
     assert isinstance(seen["beat"]["bar"], int) and isinstance(seen["beat"]["beat"], int)
     assert seen["bar"]["beat"] == 0
-    assert seen["mood"] == {"phase": "start", "text": MOODS.moods["victory"], "quantize": "beat", "ramp": 0.5}
+    assert seen["mood"]["phase"] == "start" and seen["mood"]["text"] == MOODS.moods["victory"]
+    assert set(seen["mood"]) == {"phase", "text", "intensity", "sample", "seconds"}
     assert "intensity" in seen["status"]
+
+
+def _until_end(events, timeout=8.0) -> list[tuple[float, object]]:
+    """Events received (with when) up to and including the next mood ``end``."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not (got and got[-1][1].data.get("phase") == "end"):
+        event = events.recv(0.5)
+        if event is not None:
+            got.append((time.monotonic(), event))
+    return got
+
+
+def test_mood_events_come_as_the_change_is_heard_start_then_end(client, server):
+    rate = client.hello()["sample_rate"]
+    with client.subscribe("bar", "mood") as events:
+        assert events.recv(5) is not None  # subscribed: nothing sent from here on is lost
+        client.set_mood("victory", quantize="bar", ramp=1.0)
+        got = _until_end(events)
+        bars = {e.data["sample"] for _, e in got if e.topic == "bar"}
+        moods = [(at, e.data) for at, e in got if e.topic == "mood"]
+        assert [m["phase"] for _, m in moods] == ["start", "end"]
+        (started, start), (ended, end) = moods
+        assert start["text"] == end["text"] == MOODS.moods["victory"]
+        assert start["sample"] in bars  # quantized to a bar, and sent as that bar is heard
+        assert end["sample"] - start["sample"] == pytest.approx(rate, abs=rate // 100)  # the 1 s ramp
+        assert end["seconds"] == pytest.approx(end["sample"] / rate)
+        assert ended - started == pytest.approx(1.0, abs=0.1)  # the sink's clock paces them
+
+        # Without a ramp: both at one sample, start first.
+        client.set_mood("combat", quantize="now", ramp=0)
+        pair = [e.data for _, e in _until_end(events) if e.topic == "mood"]
+        assert [m["phase"] for m in pair] == ["start", "end"] and pair[0]["sample"] == pair[1]["sample"]
+        assert pair[0]["text"] == MOODS.moods["combat"] and pair[0]["sample"] > end["sample"]
+
+        # An intensity change is a transition too, with the mood text unchanged.
+        client.set_param("intensity", 0.9)
+        pair = [e.data for _, e in _until_end(events) if e.topic == "mood"]
+    assert [(m["phase"], m["text"], m["intensity"]) for m in pair] == [
+        ("start", MOODS.moods["combat"], 0.9), ("end", MOODS.moods["combat"], 0.9)]
 
 
 def test_topic_filter_and_async_and_callback_subscriptions(client):

@@ -9,7 +9,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 class LiveSoundtrack(Protocol):
     """The controls of a playing soundtrack (``adaptive_music.playback.Soundtrack``).
 
-    The server calls these from its own thread. ``on_beat``/``on_bar``
+    The server calls these from its own thread. ``on_beat``/``on_bar``/``on_transition``
     callbacks may run on any thread and must return quickly.
     """
 
@@ -28,6 +28,8 @@ class LiveSoundtrack(Protocol):
     def on_beat(self, cb: Callable[..., Any]) -> Any: ...
 
     def on_bar(self, cb: Callable[..., Any]) -> Any: ...
+
+    def on_transition(self, cb: Callable[..., Any]) -> Any: ...
 
 
 def describe(soundtrack: Any) -> dict:

@@ -1,7 +1,7 @@
 """The bridge server: protocol v1 on a ROUTER (commands) and a PUB (events).
 
-One thread owns both sockets. Beat and bar callbacks from the soundtrack
-only append to a bounded queue and wake that thread through a pipe, so no
+One thread owns both sockets. Beat, bar and mood-transition callbacks from
+the soundtrack only append to a bounded queue and wake that thread through a pipe, so no
 socket is ever touched by two threads.
 """
 
@@ -157,6 +157,7 @@ class Server:
                 self._pub = pub  # like the router, used by this thread only
                 self.soundtrack.on_beat(self._beat)
                 self.soundtrack.on_bar(self._bar)
+                self.soundtrack.on_transition(self._transition)
             except BaseException as exc:
                 self._bind_error = exc
                 raise
@@ -384,7 +385,7 @@ class Server:
             kwargs["ramp"] = change["ramp"]
         _call(self.soundtrack.set_mood, change["text"], **kwargs)
         self.stats.moods_applied += 1
-        self._publish("mood", {"phase": "start", **change})
+        # No event here: ``mood`` events come from the soundtrack as the change is heard.
 
     # Events --------------------------------------------------------------
 
@@ -393,6 +394,9 @@ class Server:
 
     def _bar(self, *args: Any) -> None:
         self._enqueue("bar", args)
+
+    def _transition(self, *args: Any) -> None:
+        self._enqueue("mood", args)
 
     def _enqueue(self, topic: str, args: tuple) -> None:
         """Runs on the soundtrack's thread: no sockets here."""

@@ -5,7 +5,7 @@ import { BridgeClient, BridgeError } from "./client.mjs";
 
 const [commands, events] = process.argv.slice(2);
 const client = new BridgeClient({ commands, events, timeoutMs: 5000 });
-const out = { replies: {}, errors: {}, events: {} };
+const out = { replies: {}, errors: {}, events: { mood: [] } };
 
 async function errorCode(promise) {
   try {
@@ -17,12 +17,15 @@ async function errorCode(promise) {
   }
 }
 
-// Subscribe first, so the status event that arrives every second is seen.
+// Subscribe first, so the status event that arrives every second is seen, and the
+// mood events of the set_mood below: one as its change starts being heard, one as its ramp ends.
 const subscription = client.subscribe("status", "mood");
 const firstEvents = (async () => {
   for await (const { topic, data } of subscription) {
-    out.events[topic] = data;
-    if (out.events.status && out.events.mood) break;
+    if (topic === "mood") out.events.mood.push(data);
+    else out.events[topic] = data;
+    const phases = out.events.mood.map((m) => m.phase);
+    if (out.events.status && phases.includes("start") && phases.includes("end")) break;
   }
 })();
 
