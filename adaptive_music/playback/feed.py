@@ -24,8 +24,9 @@ too would take the callback off the game's GIL altogether.
 The child is started as ``python -m adaptive_music.playback.worker`` rather
 than through :mod:`multiprocessing`, so that it never re-imports the game's
 main script. It reads its setup and then control calls from stdin and
-writes applied controls, beat markers and mood transitions to stdout, as length-prefixed
-msgpack frames; the ring lives in a file in ``/dev/shm`` that both map.
+writes applied controls, beat markers and mood transitions to stdout, as
+length-prefixed msgpack frames; the ring lives in a file in ``/dev/shm``
+that both map.
 """
 
 from __future__ import annotations
