@@ -269,3 +269,16 @@ def test_backend_failure_mid_stream_falls_back_without_a_gap(caplog):
     for _ in range(100):
         gen.next_block()
     assert gen.status()["mood"] == "calm exploration"
+
+
+def test_intensity_set_while_a_mood_change_waits_keeps_its_transition(model):
+    gen = StreamingGenerator(model, "calm exploration", seed=1)
+    gen.next_block()
+    gen.set_mood("intense boss battle", transition="bar", ramp=4.0)
+    gen.set_intensity(0.9)
+    for _ in range(12 * SR // gen.config.block_size):
+        gen.next_block()
+    start, end = gen.take_transitions()[:2]
+    bars = {m.sample for m in gen.take_markers() if m.beat == 0}
+    assert start.mood == Mood("intense boss battle", 0.9)
+    assert start.sample in bars and end.sample - start.sample == pytest.approx(4 * SR, abs=2)

@@ -126,7 +126,9 @@ class StreamingGenerator:
         with self._lock:
             mood = Mood(self._pending_mood().text, value)
             cond = self._condition(mood)
-            self._cmd_mood = (mood, cond, "now", float(ramp))
+            # A mood change still waiting keeps its own transition and ramp.
+            transition, ramp = self._cmd_mood[2:] if self._cmd_mood else ("now", float(ramp))
+            self._cmd_mood = (mood, cond, transition, ramp)
 
     def stinger(self, name_or_text: str) -> None:
         """Play a short accent, in the current key and tempo, on the next beat."""

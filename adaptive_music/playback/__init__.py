@@ -3,7 +3,7 @@
 :class:`Soundtrack` is the live API; the rest are its parts.
 """
 
-from .beats import Beat
+from .beats import Beat, MoodTransition
 from .device import ClockedFileSink, DeviceNotFoundError, DeviceOutput, NoAudioDeviceError, output_devices
 from .feed import Control, render_controls
 from .soundtrack import Soundtrack
@@ -14,6 +14,7 @@ __all__ = [
     "Control",
     "DeviceNotFoundError",
     "DeviceOutput",
+    "MoodTransition",
     "NoAudioDeviceError",
     "Soundtrack",
     "output_devices",
