@@ -186,14 +186,17 @@ class DeviceOutput:
             if self._callbacks != seen:
                 seen, last_progress = self._callbacks, now
             stream = self._stream
-            lost = stream is None or not stream.active or now - last_progress > self._STALL
-            if lost:
-                self._restart(now - last_progress)
-                seen, last_progress = self._callbacks, time.monotonic()
+            if stream is None or not stream.active:
+                self._restart("its stream ended")
+            elif now - last_progress > self._STALL:
+                self._restart(f"no audio asked for in {now - last_progress:.1f} s")
+            else:
+                continue
+            seen, last_progress = self._callbacks, time.monotonic()
 
-    def _restart(self, silent_for: float) -> None:
-        log.warning("audio device %s stopped playing (no audio for %.1f s); restarting the stream",
-                    self.device if self.device is not None else "(default)", silent_for)
+    def _restart(self, why: str) -> None:
+        log.warning("audio device %s stopped playing (%s); restarting the stream",
+                    self.device if self.device is not None else "(default)", why)
         self._close()
         attempt = 0
         while self._running:
