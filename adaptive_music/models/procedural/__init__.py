@@ -52,9 +52,11 @@ class ProceduralModel:
 
     def default_config(self) -> StreamConfig:
         # Context covers the longest note (a held bar at 60 bpm plus release),
-        # so decoding a window never misses a note that still rings.
+        # so decoding a window never misses a note that still rings. A 40 ms hop
+        # keeps live mood changes close to the playhead; offline renders use
+        # longer hops, which give the same audio.
         return StreamConfig(sample_rate=self.sample_rate, frame_rate=self.frame_rate, window_seconds=16.0,
-                            context_seconds=8.0, hop_seconds=0.1, crossfade_seconds=0.02,
+                            context_seconds=8.0, hop_seconds=0.04, crossfade_seconds=0.02,
                             channels=self.channels)
 
     def condition(self, mood: Mood) -> ProceduralCondition:
