@@ -108,7 +108,10 @@ class Player:
         few milliseconds of a fresh stream (200 to 440 frames, measured here).
     """
 
-    _TAIL = 0.1  # seconds of silence, on top of the output latency, played after the end
+    # Seconds of silence, on top of the output latency, played after the end: the
+    # sound server may hold more than the latency it reports (a CI run through
+    # PulseAudio lost the last 190 ms with 0.1 s here), and extra silence costs nothing.
+    _TAIL = 0.5
 
     def __init__(self, ring: RingBuffer, sample_rate: int, output: Output, *, preroll: float = 0.1) -> None:
         self.ring = ring
