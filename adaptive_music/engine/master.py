@@ -64,10 +64,6 @@ class Leveler:
         self._smooth = np.exp(-1.0 / (3.0 * rate))  # ~3 s loudness integration
         self._gain_smooth = np.exp(-1.0 / (1.0 * rate))  # ~1 s gain glide
 
-    @property
-    def gain_db(self) -> float:
-        return self._gain_db
-
     def process(self, audio: np.ndarray) -> np.ndarray:
         b, pos = self.block, self._pos_in_block
         # Every block this call completes is measured in one batched FFT.

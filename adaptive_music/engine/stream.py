@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import math
 import threading
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -106,7 +106,6 @@ class StreamingGenerator:
         """Output samples handed out so far."""
         self.seams: list[int] | None = [] if record_seams else None
         """Output-sample positions of window seams (when ``record_seams``)."""
-        self._finished = False
         self._overlap = 0  # output samples at the end of _out to crossfade with the next audio
 
     # -- control (any thread) ------------------------------------------------
@@ -167,16 +166,12 @@ class StreamingGenerator:
             try:
                 self._step()
             except Exception as exc:
-                if self.fallback is None or self.model is self.fallback or self._finished:
+                if self.fallback is None or self.model is self.fallback:
                     raise
                 self._switch_to_fallback(exc)
         block, self._out = self._out[:n], self._out[n:]
         self.position += n
         return block
-
-    def blocks(self) -> Iterator[np.ndarray]:
-        while True:
-            yield self.next_block()
 
     def _out_sample(self, sample: float) -> int:
         """Output-sample position of a backend sample position."""
@@ -213,17 +208,6 @@ class StreamingGenerator:
             "scale": m.scale if m else None,
             "generated_seconds": (self._state.frame - self._origin) / self.config.frame_rate,
         }
-
-    def finish(self) -> np.ndarray:
-        """End the stream: everything still held back, as a last block of any length."""
-        if not self._finished:
-            self._finished = True
-            tail = self._tail if self._tail is not None else np.zeros((0, self.config.channels), np.float32)
-            self._tail = None
-            self._emit(tail, self._emitted_frames, final=True)
-        out, self._out = self._out, self._out[:0]
-        self.position += len(out)
-        return out
 
     # -- generation ----------------------------------------------------------
 
@@ -277,8 +261,6 @@ class StreamingGenerator:
         self._stingers.append(_Stinger(start, audio))
 
     def _step(self) -> None:
-        if self._finished:
-            raise RuntimeError("the stream has finished")
         cfg, model = self.config, self.model
         self._apply_commands()
         self._apply_timeline()

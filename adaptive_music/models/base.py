@@ -85,18 +85,6 @@ def blend_weights(condition: Any, frame: float) -> list[tuple[Any, float]]:
     return [(c, w) for c, w in out.values()]
 
 
-def settle(condition: Any, frame: float) -> Any:
-    """Drop ramps that are complete at ``frame`` so nesting stays shallow."""
-    if not isinstance(condition, Blend):
-        return condition
-    t = condition.weight(frame)
-    if t >= 1.0:
-        return settle(condition.target, frame)
-    if t <= 0.0 and frame >= condition.start:
-        return settle(condition.source, frame)
-    return dataclasses.replace(condition, source=settle(condition.source, frame))
-
-
 @dataclasses.dataclass(frozen=True)
 class GeneratorState:
     """Everything a backend needs to continue: serialisable, never mutated.

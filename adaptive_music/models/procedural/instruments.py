@@ -316,10 +316,3 @@ class NoteCache:
             _, old = self._notes.popitem(last=False)
             self._bytes -= old.nbytes
         return note
-
-    def max_length(self, instrument: int, duration: int) -> int:
-        """An upper bound on the rendered length of a note, without rendering it."""
-        ins = INSTRUMENTS[instrument]
-        if ins.kind == "drum":
-            return int(2.5 * self.sample_rate)
-        return duration + int(ins.release * self.sample_rate) + 1

@@ -97,9 +97,3 @@ def voice_lead(previous: list[int], pcs: list[int], low: int, high: int) -> list
                 q += 12
             best.append(q)
     return best
-
-
-def fifths_distance(a: int, b: int) -> int:
-    """Steps between two roots on the circle of fifths."""
-    d = ((a - b) * 7) % 12
-    return min(d, 12 - d)

@@ -28,7 +28,6 @@ _OFFSET = (29, 11)
 _INSTR = (40, 6)
 _BRIGHT = (46, 3)
 DURATION_UNIT = 4
-MAX_OFFSET = (1 << _OFFSET[1]) - 1
 
 # Control (beat) fields
 _BEAT = (0, 3)
