@@ -68,3 +68,13 @@ def test_explain_mood_json_and_fallback():
     assert info["unknown"][0]["fallback"] == "goblins"
     p = run("explain-mood", "   ")
     assert p.returncode == 2
+
+
+def test_render_example_runs(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "render_timeline.py"
+    p = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr
+    audio, sr = read_wav(tmp_path / "level.wav")
+    assert audio.shape == (30 * sr, 2) and "boss fight at 1" in p.stdout
