@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import timeline
+from . import backends, timeline
 from .errors import UsageError
 
 
@@ -18,8 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     timeline.add_arguments(p)
     p.add_argument("--seconds", type=float, required=True, help="length of the render")
     p.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
-    p.add_argument("--model", default="facebook/musicgen-small",
-                   help="musicgen: hub id or local folder (default facebook/musicgen-small)")
+    backends.add_model_argument(p)
     p.add_argument("--prompt-audio", type=Path, help="musicgen: continue this recording")
     p.add_argument("-o", "--output", type=Path, required=True, help="the WAV file to write")
     p.add_argument("--format", choices=("pcm16", "pcm24", "float32"), default="pcm16",
@@ -125,18 +124,13 @@ def _load(args: argparse.Namespace, load_backend):
         if args.prompt_audio:
             raise UsageError("--prompt-audio needs --backend musicgen")
         return load_backend("procedural"), None
-    try:
-        from ..models.musicgen import AudioPromptError, MusicgenLoadError
-    except ImportError as exc:
-        raise UsageError(f"the musicgen backend needs its extra: pip install 'adaptive-music[musicgen]' ({exc})")
-    try:
-        model = load_backend("musicgen", model=args.model)
-        state = None
-        if args.prompt_audio:
-            from ..models.musicgen import encode_prompt_audio
+    model = backends.load_musicgen(args.model)
+    if not args.prompt_audio:
+        return model, None
+    from ..models.musicgen import AudioPromptError, encode_prompt_audio
 
-            codes = encode_prompt_audio(model, args.prompt_audio, model.default_config().context_seconds)
-            state = model.initial_state_from_codes(codes)
-    except (MusicgenLoadError, AudioPromptError) as exc:
+    try:
+        codes = encode_prompt_audio(model, args.prompt_audio, model.default_config().context_seconds)
+    except AudioPromptError as exc:
         raise UsageError(str(exc)) from None
-    return model, state
+    return model, model.initial_state_from_codes(codes)

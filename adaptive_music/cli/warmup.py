@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from . import backends
 from .errors import UsageError
 
 SLOW_CHOICES = ("fallback", "prebuffer")
@@ -20,8 +21,7 @@ _MARGIN = 1.2  # pre-buffer this much more than the arithmetic asks: speed varie
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="facebook/musicgen-small",
-                   help="musicgen: hub id or local folder (default facebook/musicgen-small)")
+    backends.add_model_argument(p)
     p.add_argument("--slow", choices=SLOW_CHOICES, default="fallback",
                    help="when the backend is slower than real time: switch to the procedural backend "
                         "(default), or pre-buffer before playing (needs --seconds)")
@@ -45,14 +45,9 @@ def prepare(args: argparse.Namespace, ahead: float, seconds: float | None) -> Li
         return LiveBackend("procedural", ahead)
     if args.backend != "musicgen":
         raise UsageError(f"unknown backend {args.backend!r}; choose procedural or musicgen")
-    try:
-        from ..models.musicgen import MusicgenLoadError, MusicgenModel, measure_rtf
-    except ImportError as exc:
-        raise UsageError(f"the musicgen backend needs its extra: pip install 'adaptive-music[musicgen]' ({exc})")
-    try:
-        model = MusicgenModel.load(args.model)
-    except MusicgenLoadError as exc:
-        raise UsageError(str(exc)) from None
+    model = backends.load_musicgen(args.model)
+    from ..models.musicgen import measure_rtf
+
     config = model.default_config()
     print(f"warming up {args.model} ...", file=sys.stderr)
     rtf = measure_rtf(model, config, seconds=2 * config.hop_seconds)

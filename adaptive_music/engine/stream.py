@@ -181,17 +181,11 @@ class StreamingGenerator:
     def take_transitions(self) -> list[Transition]:
         """Mood changes generated so far and not yet taken: where each starts and ends
         being heard, in output samples (``end`` follows ``start`` by the ramp)."""
-        out = []
-        while self._transitions:
-            out.append(self._transitions.popleft())
-        return out
+        return _drain(self._transitions)
 
     def take_markers(self) -> list[Marker]:
         """Beats generated so far and not yet taken; ``sample`` is in output samples."""
-        out = []
-        while self._markers:
-            out.append(self._markers.popleft())
-        return out
+        return _drain(self._markers)
 
     def status(self) -> dict:
         """Mood, intensity and musical position at the generation head."""
@@ -363,6 +357,14 @@ class StreamingGenerator:
                 keep.append(s)
         self._stingers = keep
         return audio
+
+
+def _drain(queue: collections.deque) -> list:
+    """Everything in ``queue``, taken out (safe while another thread appends)."""
+    out = []
+    while queue:
+        out.append(queue.popleft())
+    return out
 
 
 def render(model: Model, mood: Mood | str, seconds: float, *, seed: int = 0,
