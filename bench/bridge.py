@@ -219,7 +219,7 @@ def latency(trials: int, ahead: float, seed: int = 5) -> dict:
                 time.sleep(1.5)
                 for i in range(trials):
                     time.sleep(rng.uniform(0.7, 1.2))
-                    clock = live.player.clock()
+                    clock = live.playback.clock()
                     sent_at = time.monotonic()
                     client.set_mood(moods[(i + 1) % 2], quantize="now", ramp=0)
                     sends.append((sent_at, clock))

@@ -8,10 +8,8 @@ Sections:
 
 underruns  Play the procedural backend for --minutes through the sink at
            --latency-ms device latency, once idle and once while another
-           thread does pure-Python busy work. Counts ring underruns and
-           output_underflow flags, and the least time any callback had
-           before its buffer was due ("slack": how close the GIL and the
-           scheduler came to a dropout).
+           thread of this (the game's) process does pure-Python busy work.
+           Counts ring underruns, output_underflow flags and device restarts.
 latency    One captured session with --changes mood changes of each kind:
            transition="now" (call to first changed sample heard, p50/p95),
            "beat" and "bar" (first changed sample vs. the beat or bar
@@ -65,29 +63,12 @@ def busy_work(stop: threading.Event) -> None:
             x += i * i % 7
 
 
-def watch_callbacks(music: Soundtrack) -> tuple[list[float], list[float]]:
-    """Record, per output buffer, when the callback ran and how long before its buffer was due."""
-    ran: list[float] = []
-    slack: list[float] = []
-    fill = music.player._fill
-
-    def timed(out: np.ndarray, heard_at: float) -> None:
-        now = time.monotonic()
-        ran.append(now)
-        slack.append(heard_at - now)
-        fill(out, heard_at)
-
-    music.player._fill = timed
-    return ran, slack
-
-
 def run_underruns(args: argparse.Namespace, feed: str, busy: bool) -> dict:
     stop = threading.Event()
     worker = threading.Thread(target=busy_work, args=(stop,), daemon=True)
     music = Soundtrack(seed=args.seed, mood=MOODS[0], device="pulse", latency=args.latency_ms / 1000,
                        ahead=args.ahead, seconds=args.minutes * 60, process=feed == "process",
                        blocksize=args.blocksize, config=stream_config(args))
-    ran, slack = watch_callbacks(music)
     if busy:
         worker.start()
     try:
@@ -103,10 +84,7 @@ def run_underruns(args: argparse.Namespace, feed: str, busy: bool) -> dict:
     return {
         "underruns": status["underruns"],
         "output_underflows": status["output_underflows"],
-        # Past PulseAudio's start-up stall:
-        "min_slack_ms": 1000 * min(slack[50:]),
-        "max_gap_ms": 1000 * float(np.max(np.diff(ran[50:]))),
-        "callbacks": len(slack),
+        "restarts": music.playback.restarts,
     }
 
 
@@ -314,9 +292,7 @@ def main() -> int:
                     print(f"underruns  {args.minutes:g} min, generator in a {feed}, "
                           f"{'busy thread' if busy else 'idle':11s}: underruns {r['underruns']}  "
                           f"output_underflows {r['output_underflows']}  "
-                          f"min callback slack {r['min_slack_ms']:.1f} ms  "
-                          f"longest gap between callbacks {r['max_gap_ms']:.1f} ms  "
-                          f"({r['callbacks']} callbacks)", flush=True)
+                          f"device restarts {r['restarts']}", flush=True)
         if args.only in (None, "latency"):
             r = run_latency(args)
             now = r["now_ms"]

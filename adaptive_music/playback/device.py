@@ -121,6 +121,11 @@ class DeviceOutput:
         self._watchdog: threading.Thread | None = None
         self._wake = threading.Event()
 
+    def spec(self) -> dict[str, Any]:
+        """What :func:`output_from_spec` needs to open the same device in another process."""
+        return {"kind": "device", "device": self.device, "blocksize": self.blocksize,
+                "latency": self.requested_latency}
+
     def start(self, fill: FillFunction, sample_rate: int, channels: int) -> None:
         """Open a float32 stream and start calling ``fill`` from the audio thread."""
         self._fill = fill
@@ -249,11 +254,17 @@ class ClockedFileSink:
         self.sample_rate = 0
         self.channels = 0
         self.output_underflows = 0
+        self.restarts = 0  # a file is never lost
         self.frames_written = 0
         self._running = False
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._wav: Any = None
+
+    def spec(self) -> dict[str, Any]:
+        """What :func:`output_from_spec` needs to make the same sink in another process."""
+        return {"kind": "file", "path": None if self.path is None else str(self.path), "subtype": self.subtype,
+                "blocksize": self.blocksize, "latency": self.latency}
 
     def start(self, fill: FillFunction, sample_rate: int, channels: int) -> None:
         """Open the WAV file and start taking buffers in real time."""
@@ -299,6 +310,21 @@ class ClockedFileSink:
                     self._wav = None
             self.frames_written += len(buf)
             k += 1
+
+
+def output_spec(output: object) -> dict[str, Any] | None:
+    """The spec of a :class:`DeviceOutput` or :class:`ClockedFileSink`; None for any other output,
+    which can only play in the process that made it."""
+    return output.spec() if isinstance(output, (DeviceOutput, ClockedFileSink)) else None
+
+
+def output_from_spec(spec: dict[str, Any]) -> DeviceOutput | ClockedFileSink:
+    """The output a :meth:`DeviceOutput.spec` or :meth:`ClockedFileSink.spec` describes."""
+    options = {k: v for k, v in spec.items() if k != "kind"}
+    if spec["kind"] == "device":
+        device = options.pop("device")
+        return DeviceOutput(device, **options)
+    return ClockedFileSink(options.pop("path"), **options)
 
 
 def _check_latency(latency: float) -> None:

@@ -1,32 +1,36 @@
-"""The generator side of playback: a streaming generator filling the ring, on a thread or in its own process.
+"""Where generation and playback run: on threads of this process, or in a child process.
 
-Thread or process? Measured with ``bench/playback.py --minutes 0.5 --feeds
-process,thread`` (2 cores, PulseAudio null sink, 20 ms device latency,
-procedural backend): idle, both give 0 underruns. With a second thread doing
-pure-Python busy work, the generator thread underran the ring 109 times in
-30 s (358 times with 50 ms ahead; its slowest block took 828 ms instead of
-about 10 ms): each time it gives up the GIL (every sleep, every large numpy
-call) it waits a whole switch interval (5 ms) to get it back from the busy
-thread, and a block makes many such calls. In a child process the generator
-underran 0 times. So by default the generator runs in a child process
-(:class:`ProcessFeed`) that writes into a ring in shared memory; only the
-copy out of the ring, the beat callbacks and the control calls stay in the
-game's process. :class:`ThreadFeed` remains for backends passed as objects,
-which cannot be rebuilt in another process.
+Thread or process? Measured with ``bench/playback.py`` (2 cores, PulseAudio
+null sink, 20 ms device latency, procedural backend, 30 s runs). Idle, every
+arrangement gives 0 underruns. With another thread of the game's process
+doing pure-Python busy work:
 
-What this does not fix: the audio callback itself still takes the game's
-GIL once per buffer. With the busy thread, PulseAudio reported
-``output_underflow`` 11 to 21 times in 30 s at the host's 5 ms buffers,
-2 times at 10 ms buffers (``blocksize=480``), once more with
-``sys.setswitchinterval(0.001)``. Moving the device stream into the child
-too would take the callback off the game's GIL altogether.
+- generator on a thread of the game's process: 109 ring underruns in 30 s.
+  Each time the generator gives up the GIL (every sleep, every large numpy
+  call) it waits a whole switch interval (5 ms) to get it back from the busy
+  thread, and a block makes many such calls;
+- generator in a child process, audio callback still in the game's process:
+  0 ring underruns, but 11 to 21 ``output_underflow`` flags in 30 s: the
+  callback itself waits for the game's GIL once per buffer;
+- generator and output both in a child process (:class:`ProcessFeed`, the
+  default): 0 underruns and 0 underflows.
+
+So the child runs the generator on one thread and the output's callback on
+the audio thread, with a short switch interval so that the callback never
+waits long for its own process's GIL (see
+:mod:`~adaptive_music.playback.worker`). The game's process keeps only the
+control calls, the beat callbacks and a view of the playhead
+(:class:`~adaptive_music.playback.player.Playback`) read from shared memory.
+:class:`ThreadFeed` remains for backends passed as objects and outputs
+other than a device or a clocked file, which cannot be rebuilt in another
+process.
 
 The child is started as ``python -m adaptive_music.playback.worker`` rather
 than through :mod:`multiprocessing`, so that it never re-imports the game's
 main script. It reads its setup and then control calls from stdin and
-writes applied controls, beat markers and mood transitions to stdout, as
-length-prefixed msgpack frames; the ring lives in a file in ``/dev/shm``
-that both map.
+writes applied controls, beat markers, mood transitions and log records to
+stdout, as length-prefixed msgpack frames; the ring and the player state
+live in a file in ``/dev/shm`` that both map.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from ..engine.stream import StreamingGenerator
 from ..engine.timeline import Transition
 from ..models import load_backend
 from ..models.base import Marker, Model, Mood
-from .player import Producer
+from .player import Output, Playback, Player, PlayerState, Producer
 from .ringbuffer import RingBuffer
 
 log = logging.getLogger(__name__)
@@ -159,17 +163,21 @@ def render_controls(generator: StreamingGenerator, controls: list[Control], fram
 
 
 class ThreadFeed:
-    """Runs the generator on a thread of this process."""
+    """Runs the generator on a thread of this process and plays through ``output`` here."""
 
-    def __init__(self, spec: GeneratorSpec, ring: RingBuffer, target_frames: int, limit_frames: int | None,
-                 on_applied: Callable[[Control], None], on_markers: Callable[[list[Marker]], None],
+    def __init__(self, spec: GeneratorSpec, output: Output, capacity: int, sample_rate: int, channels: int,
+                 target_frames: int, limit_frames: int | None, on_applied: Callable[[Control], None],
+                 on_markers: Callable[[list[Marker]], None],
                  on_transitions: Callable[[list[Transition]], None]) -> None:
-        self.ring = ring
+        self.ring = RingBuffer(capacity, channels)
+        self.player = Player(self.ring, sample_rate, output)
+        self.playback = self.player.playback
         self._calls = Coalescer()
         source = generator_source(spec.build(), self._calls, on_applied, on_markers, on_transitions)
-        self._producer = Producer(source, ring, target_frames, limit_frames)
+        self._producer = Producer(source, self.ring, target_frames, limit_frames)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="adaptive-music-generator", daemon=True)
+        self._started = False
 
     @property
     def error(self) -> BaseException | None:
@@ -179,11 +187,15 @@ class ThreadFeed:
         self._calls.put(method, args)
 
     def start(self) -> None:
-        """Fill the ring to its target, then keep it filled from a thread."""
+        """Fill the ring to its target, keep it filled from a thread, and start the output."""
         self._producer.prefill(self._stop)
         self._thread.start()
+        self.player.start()
+        self._started = True
 
     def stop(self) -> None:
+        if self._started:
+            self.player.stop()
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -227,6 +239,12 @@ def decode_transition(fields: dict) -> Transition:
     return Transition(fields["phase"], Mood(fields["text"], fields["intensity"]), fields["sample"])
 
 
+def shared_layout(capacity: int, channels: int) -> tuple[int, int]:
+    """Byte sizes of the ring and of the player state that follows it in the shared file (the ring's
+    size rounded up to a cache line, so that the state's 64-bit slots are aligned)."""
+    return -(-RingBuffer.nbytes(capacity, channels) // 64) * 64, PlayerState.NBYTES
+
+
 def _shared_file(nbytes: int) -> tuple[str, mmap.mmap]:
     """A zeroed file of ``nbytes`` in shared memory (RAM-backed where /dev/shm exists), mapped."""
     folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -239,21 +257,25 @@ def _shared_file(nbytes: int) -> tuple[str, mmap.mmap]:
 
 
 class ProcessFeed:
-    """Runs the generator in a child process that writes into a shared-memory ring."""
+    """Runs the generator and the output in a child process; this process watches and steers
+    them through a ring and a player state in shared memory."""
 
-    _START_TIMEOUT = 120.0  # seconds for the child to load its backend and fill the ring
+    _START_TIMEOUT = 120.0  # seconds for the child to load its backend, fill the ring and open the output
 
-    def __init__(self, spec: GeneratorSpec, capacity: int, channels: int, target_frames: int,
-                 limit_frames: int | None, on_applied: Callable[[Control], None],
-                 on_markers: Callable[[list[Marker]], None],
+    def __init__(self, spec: GeneratorSpec, output: dict[str, Any], capacity: int, sample_rate: int,
+                 channels: int, target_frames: int, limit_frames: int | None,
+                 on_applied: Callable[[Control], None], on_markers: Callable[[list[Marker]], None],
                  on_transitions: Callable[[list[Transition]], None]) -> None:
         if not isinstance(spec.backend, str):
             raise TypeError("a generator process needs the backend by name; use a thread for a model object")
-        self._path, self._map = _shared_file(RingBuffer.nbytes(capacity, channels))
-        self.ring = RingBuffer(capacity, channels, buffer=self._map)
+        ring_bytes, state_bytes = shared_layout(capacity, channels)
+        self._path, self._map = _shared_file(ring_bytes + state_bytes)
+        view = memoryview(self._map)
+        self.ring = RingBuffer(capacity, channels, buffer=view[:ring_bytes])
+        self.playback = Playback(self.ring, PlayerState(view[ring_bytes:]), sample_rate)
         self._setup = {
-            "ring": self._path, "capacity": capacity, "channels": channels,
-            "target_frames": target_frames, "limit_frames": limit_frames,
+            "ring": self._path, "capacity": capacity, "sample_rate": sample_rate, "channels": channels,
+            "target_frames": target_frames, "limit_frames": limit_frames, "output": output,
             "backend": spec.backend, "backend_options": spec.backend_options, "mood": spec.mood,
             "seed": spec.seed, "config": dataclasses.asdict(spec.config) if spec.config else None,
         }
@@ -262,6 +284,7 @@ class ProcessFeed:
         self._proc: subprocess.Popen | None = None
         self._send_lock = threading.Lock()
         self._reader: threading.Thread | None = None
+        self._started = threading.Event()
         self._stopping = False
         self.error: BaseException | None = None
 
@@ -277,7 +300,7 @@ class ProcessFeed:
                 pass
 
     def start(self) -> None:
-        """Start the child and wait until it has filled the ring."""
+        """Start the child and wait until it has filled the ring and opened the output."""
         proc = subprocess.Popen(
             [sys.executable, "-m", "adaptive_music.playback.worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": _package_root()})
@@ -289,18 +312,17 @@ class ProcessFeed:
         self._reader = threading.Thread(target=self._read, name="adaptive-music-generator-reader", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + self._START_TIMEOUT
-        while self.ring.readable < self._setup["target_frames"] and not self.ring.closed:
+        while not self._started.wait(0.005):
             if self._proc.poll() is not None or self.error is not None:
                 self._reader.join(1.0)
                 raise RuntimeError(f"the generator process failed to start: {self.error or 'it exited'}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("the generator process did not start in time")
-            time.sleep(0.005)
         self._unlink()  # both sides have it mapped: the memory lives until both let go
 
     def stop(self) -> None:
-        """End the child (it stops at end of input), and free the ring."""
+        """End the child (it closes the output and stops at end of input), and free the ring."""
         self._stopping = True
         proc = self._proc
         if proc is not None:
@@ -339,6 +361,10 @@ class ProcessFeed:
                 self._on_transitions([decode_transition(t) for t in msg[1]])
             elif kind == "applied":
                 self._on_applied(Control(msg[1], msg[2], tuple(msg[3])))
+            elif kind == "log":
+                logging.getLogger(msg[2]).log(msg[1], "%s", msg[3])
+            elif kind == "started":
+                self._started.set()
             elif kind == "error":
                 self.error = RuntimeError(msg[1])
                 log.error("the music generator failed; playback ends here:\n%s", msg[1])
@@ -346,6 +372,7 @@ class ProcessFeed:
             self.error = self.error or RuntimeError(f"the generator process exited ({self._proc.wait()})")
             log.error("%s; playback ends here", self.error)
             self.ring.close()
+            self.playback.state.set_done()  # nothing plays any more
 
 
 def _package_root() -> str:

@@ -1,16 +1,19 @@
 """The playback pipeline: a producer keeps a ring a little ahead of an output's playhead.
 
-:class:`Producer` fills the ring from a block source; it runs on a thread or
-in a separate process (see :mod:`adaptive_music.playback.feed`). :class:`Player`
-is the consuming side: the output calls :meth:`Player._fill` on its audio
-thread with a buffer and the time at which its first frame is heard. The fill
-copies from the ring and records that (frame, time) pair; every "when is
-sample n heard" question is answered from the latest pair.
+:class:`Producer` fills the ring from a block source. :class:`Player` is the
+consuming side: the output calls :meth:`Player._fill` on its audio thread
+with a buffer and the time at which its first frame is heard. The fill
+copies from the ring and publishes that (frame, time) pair in a
+:class:`PlayerState`; every "when is sample n heard" question is answered
+from the latest pair by a :class:`Playback` view. Producer, player and
+output run together on threads of one process (see
+:mod:`adaptive_music.playback.feed`); the state and the ring can live in
+shared memory, so that the game's process watches and steers playback
+through a :class:`Playback` without ever running the audio callback.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Callable, Protocol
 
@@ -25,6 +28,7 @@ class Output(Protocol):
     latency: float
     """Seconds from taking a buffer to hearing it (known once started)."""
     output_underflows: int
+    restarts: int
 
     def start(self, fill: Callable[[np.ndarray, float], None], sample_rate: int, channels: int) -> None: ...
 
@@ -91,90 +95,139 @@ class Producer:
             ring.close()
 
 
-class Player:
-    """Plays what a producer puts in ``ring`` through ``output``, gaplessly.
+class PlayerState:
+    """What a player publishes, in memory another process may map.
+
+    The playhead clock (the latest ring frame handed to the output and the
+    monotonic time it is heard, under a sequence counter that is odd while it
+    is being written), the end-of-music flag and the output's counters are
+    stored by the player; the pause flag by whoever steers it.
+
+    Parameters
+    ----------
+    buffer
+        Writable memory of :attr:`NBYTES` bytes; zeroed memory is a fresh
+        state. None allocates.
+    """
+
+    NBYTES = 8 * 8
+    _SEQ, _FRAME, _PAUSED, _DONE, _UNDERFLOWS, _RESTARTS = range(6)  # int64 slots
+    _TIME, _LATENCY = 6, 7  # float64 slots
+
+    def __init__(self, buffer: object = None) -> None:
+        if buffer is None:
+            buffer = bytearray(self.NBYTES)
+        self._i = np.frombuffer(buffer, np.int64, 8)
+        self._f = np.frombuffer(buffer, np.float64, 8)
+
+    def publish_clock(self, frame: int, heard_at: float) -> None:
+        i = self._i
+        i[self._SEQ] += 1
+        i[self._FRAME] = frame
+        self._f[self._TIME] = heard_at
+        i[self._SEQ] += 1
+
+    def clock(self) -> tuple[int, float] | None:
+        """The latest (ring frame, monotonic time it is heard), or None before the first audio."""
+        i = self._i
+        while True:
+            seq = int(i[self._SEQ])
+            if seq == 0:
+                return None
+            if seq % 2 == 0:
+                frame, heard_at = int(i[self._FRAME]), float(self._f[self._TIME])
+                if int(i[self._SEQ]) == seq:
+                    return frame, heard_at
+
+    def publish_output(self, output: "Output") -> None:
+        self._i[self._UNDERFLOWS] = output.output_underflows
+        self._i[self._RESTARTS] = output.restarts
+        self._f[self._LATENCY] = output.latency
+
+    @property
+    def output_underflows(self) -> int:
+        return int(self._i[self._UNDERFLOWS])
+
+    @property
+    def restarts(self) -> int:
+        return int(self._i[self._RESTARTS])
+
+    @property
+    def latency(self) -> float:
+        return float(self._f[self._LATENCY])
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._i[self._PAUSED])
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self._i[self._PAUSED] = int(value)
+
+    @property
+    def done(self) -> bool:
+        return bool(self._i[self._DONE])
+
+    def set_done(self) -> None:
+        self._i[self._DONE] = 1
+
+
+class Playback:
+    """Watches and steers a :class:`Player`, in its process or another one.
 
     Parameters
     ----------
     ring
-        The ring a :class:`Producer` fills.
+        The player's ring (or a mapping of the same shared memory).
+    state
+        The player's state (or a mapping of it).
     sample_rate
         Frames per second in the ring.
-    output
-        A :class:`~adaptive_music.playback.device.DeviceOutput` or
-        :class:`~adaptive_music.playback.device.ClockedFileSink`.
-    preroll
-        Seconds of silence played before the music: PulseAudio drops the first
-        few milliseconds of a fresh stream (200 to 440 frames, measured here).
     """
 
-    # Seconds of silence, on top of the output latency, played after the end: the
-    # sound server may hold more than the latency it reports (a CI run through
-    # PulseAudio lost the last 190 ms with 0.1 s here), and extra silence costs nothing.
-    _TAIL = 0.5
+    _POLL = 0.005  # seconds between looks at the end flag in wait()
 
-    def __init__(self, ring: RingBuffer, sample_rate: int, output: Output, *, preroll: float = 0.1) -> None:
+    def __init__(self, ring: RingBuffer, state: PlayerState, sample_rate: int) -> None:
         self.ring = ring
-        self.sample_rate = sr = int(sample_rate)
-        self.output = output
-        self._preroll_left = round(preroll * sr)
-        self._tail_left = round(self._TAIL * sr)  # plus the output latency, once known
-        self._paused = False
-        # The latest (frame, time heard) pair, published by the audio thread
-        # under a sequence counter: odd while it is being written.
-        self._clock_seq = 0
-        self._clock_frame = 0
-        self._clock_time = 0.0
-        self._done = threading.Event()
-
-    def start(self) -> None:
-        """Start the output; it plays what the ring holds."""
-        self.output.start(self._fill, self.sample_rate, self.ring.channels)
-        self._tail_left += round(self.output.latency * self.sample_rate)
-
-    def stop(self) -> None:
-        self.output.stop()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the ring is closed and has been heard to the end; True when it has."""
-        return self._done.wait(timeout)
+        self.state = state
+        self.sample_rate = int(sample_rate)
 
     def pause(self) -> None:
         """Fade out and hold the playhead; the ring stays full."""
-        self._paused = True
+        self.state.paused = True
 
     def resume(self) -> None:
         """Fade back in where the music paused."""
-        self._paused = False
+        self.state.paused = False
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self.state.paused
 
-    # -- where the playhead is --------------------------------------------------
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the ring is closed and has been heard to the end; True when it has."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.state.done:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(self._POLL)
+        return True
 
     def clock(self) -> tuple[int, float] | None:
         """The latest (ring frame, monotonic time it is heard), or None before the first audio."""
-        while True:
-            seq = self._clock_seq
-            if seq == 0:
-                return None
-            if seq % 2 == 0:
-                frame, heard_at = self._clock_frame, self._clock_time
-                if self._clock_seq == seq:
-                    return frame, heard_at
+        return self.state.clock()
 
     def heard_at(self, frame: int) -> float | None:
         """Monotonic time at which ring frame ``frame`` is (or was) heard, if known."""
-        c = self.clock()
-        if c is None or self._paused:
+        c = self.state.clock()
+        if c is None or self.state.paused:
             return None
         return c[1] + (frame - c[0]) / self.sample_rate
 
     @property
     def playhead(self) -> float:
         """Seconds of the ring's audio heard so far."""
-        c = self.clock()
+        c = self.state.clock()
         if c is None:
             return 0.0
         frame = c[0] + (time.monotonic() - c[1]) * self.sample_rate
@@ -190,9 +243,70 @@ class Player:
         """Output buffers the ring could not fill in time."""
         return self.ring.underruns
 
+    @property
+    def output_underflows(self) -> int:
+        """Buffers the output reported it ran out of audio (``output_underflow``)."""
+        return self.state.output_underflows
+
+    @property
+    def restarts(self) -> int:
+        """Times the output reopened a lost device."""
+        return self.state.restarts
+
+    @property
+    def latency(self) -> float:
+        """Seconds from the output taking a buffer to hearing it."""
+        return self.state.latency
+
+
+class Player:
+    """Plays what a producer puts in ``ring`` through ``output``, gaplessly.
+
+    Parameters
+    ----------
+    ring
+        The ring a :class:`Producer` fills.
+    sample_rate
+        Frames per second in the ring.
+    output
+        A :class:`~adaptive_music.playback.device.DeviceOutput` or
+        :class:`~adaptive_music.playback.device.ClockedFileSink`.
+    state
+        Where to publish the clock and counters, and read the pause flag; a fresh one if None.
+    preroll
+        Seconds of silence played before the music: PulseAudio drops the first
+        few milliseconds of a fresh stream (200 to 440 frames, measured here).
+    """
+
+    # Seconds of silence, on top of the output latency, played after the end: the
+    # sound server may hold more than the latency it reports (a CI run through
+    # PulseAudio lost the last 190 ms with 0.1 s here), and extra silence costs nothing.
+    _TAIL = 0.5
+
+    def __init__(self, ring: RingBuffer, sample_rate: int, output: Output, *, state: PlayerState | None = None,
+                 preroll: float = 0.1) -> None:
+        self.ring = ring
+        self.sample_rate = sr = int(sample_rate)
+        self.output = output
+        self.state = state if state is not None else PlayerState()
+        self.playback = Playback(ring, self.state, sr)
+        self._preroll_left = round(preroll * sr)
+        self._tail_left = round(self._TAIL * sr)  # plus the output latency, once known
+
+    def start(self) -> None:
+        """Start the output; it plays what the ring holds."""
+        self.output.start(self._fill, self.sample_rate, self.ring.channels)
+        self.state.publish_output(self.output)
+        self._tail_left += round(self.output.latency * self.sample_rate)
+
+    def stop(self) -> None:
+        self.output.stop()
+
     # -- audio thread -----------------------------------------------------------------
 
     def _fill(self, out: np.ndarray, heard_at: float) -> None:
+        state = self.state
+        state.publish_output(self.output)
         if self._preroll_left:
             k = min(len(out), self._preroll_left)
             out[:k] = 0.0
@@ -202,16 +316,13 @@ class Player:
             out = out[k:]
             heard_at += k / self.sample_rate
         ring = self.ring
-        if self._paused:
+        if state.paused:
             ring.fade_out_into(out)
             return
         frame = ring.frames_read
         if ring.read_into(out):
-            self._clock_seq += 1
-            self._clock_frame = frame
-            self._clock_time = heard_at
-            self._clock_seq += 1
-        elif ring.drained and not self._done.is_set():
+            state.publish_clock(frame, heard_at)
+        elif ring.drained and not state.done:
             self._tail_left -= len(out)
             if self._tail_left <= 0:
-                self._done.set()
+                state.set_done()

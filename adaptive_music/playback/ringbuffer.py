@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 
-_WRITTEN, _READ, _CLOSED = 0, 1, 2  # slots of the shared index header
-_HEADER = 4 * 8  # bytes: four int64 slots, the last spare
+# Slots of the shared int64 header: each is stored by one side only.
+_WRITTEN, _READ, _CLOSED, _UNDERRUNS, _UNDERRUN_FRAMES = range(5)
+_HEADER = 8 * 8  # bytes: eight int64 slots, the last three spare
 
 
 class RingBuffer:
@@ -52,8 +53,7 @@ class RingBuffer:
         self.channels = int(channels)
         if buffer is None:
             buffer = bytearray(self.nbytes(self.capacity, self.channels))
-        # Frames written, frames read, closed flag: each stored by one side only.
-        self._idx = np.frombuffer(buffer, np.int64, 4)
+        self._idx = np.frombuffer(buffer, np.int64, _HEADER // 8)
         self._buf = np.frombuffer(buffer, np.float32, self.capacity * self.channels, _HEADER).reshape(
             self.capacity, self.channels)
         # Ramps as wide as a frame: numpy multiplies equal shapes without
@@ -64,10 +64,6 @@ class RingBuffer:
         self._fade_frames = int(fade_frames)
         self._last = np.zeros(self.channels, np.float32)
         self._fade_in_at = self._fade_frames  # == fade_frames: not fading in
-        self.underruns = 0
-        """Reads that came up short while the producer was still running."""
-        self.underrun_frames = 0
-        """Frames of silence those reads filled in."""
 
     @staticmethod
     def nbytes(capacity: int, channels: int) -> int:
@@ -95,6 +91,16 @@ class RingBuffer:
     @property
     def frames_written(self) -> int:
         return int(self._idx[_WRITTEN])
+
+    @property
+    def underruns(self) -> int:
+        """Reads that came up short while the producer was still running."""
+        return int(self._idx[_UNDERRUNS])
+
+    @property
+    def underrun_frames(self) -> int:
+        """Frames of silence those reads filled in."""
+        return int(self._idx[_UNDERRUN_FRAMES])
 
     @property
     def closed(self) -> bool:
@@ -153,8 +159,8 @@ class RingBuffer:
                 self._apply_fade_in(out[: min(got, self._fade_frames - self._fade_in_at)])
         if got < n:
             if not idx[_CLOSED]:
-                self.underruns += 1
-                self.underrun_frames += n - got
+                idx[_UNDERRUNS] += 1
+                idx[_UNDERRUN_FRAMES] += n - got
             self._fade_out_into(out[got:], out[got - 1] if got else self._last)
         self._last[:] = out[n - 1]
         return got

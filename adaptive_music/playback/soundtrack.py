@@ -31,10 +31,9 @@ from ..engine.timeline import Transition, check_transition
 from ..models import load_backend
 from ..models.base import Marker, Model, Mood, check_intensity
 from .beats import BeatCallback, BeatDispatcher, TransitionCallback
-from .device import DeviceOutput
+from .device import DeviceOutput, output_spec
 from .feed import Control, GeneratorSpec, ProcessFeed, ThreadFeed
-from .player import Output, Player
-from .ringbuffer import RingBuffer
+from .player import Output
 
 
 class Soundtrack:
@@ -63,8 +62,10 @@ class Soundtrack:
     seconds
         Stop after this much music; None plays until :meth:`close`.
     process
-        Generate in a child process, out of this process's GIL (see
-        :mod:`~adaptive_music.playback.feed`). None: yes when ``backend`` is a name.
+        Generate and play in a child process, out of this process's GIL (see
+        :mod:`~adaptive_music.playback.feed`). None: yes when ``backend`` is a
+        name and the output a :class:`~adaptive_music.playback.device.DeviceOutput`
+        or :class:`~adaptive_music.playback.device.ClockedFileSink`.
     record_controls
         Keep every control call with its stream position (:meth:`controls`).
     config
@@ -95,18 +96,19 @@ class Soundtrack:
         capacity = target + 4 * self.config.block_size
         limit = None if seconds is None else round(seconds * sr)
         self._controls: list[Control] | None = [] if record_controls else None
+        spec = output_spec(output)
         if process is None:
-            process = isinstance(backend, str)
+            process = isinstance(backend, str) and spec is not None
+        feed_args = (capacity, sr, channels, target, limit, self._applied, self._markers, self._transitions)
         if process:
-            self.feed: ThreadFeed | ProcessFeed = ProcessFeed(self.spec, capacity, channels, target, limit,
-                                                              self._applied, self._markers, self._transitions)
-            ring = self.feed.ring
+            if spec is None:
+                raise TypeError(f"{type(output).__name__} can't play in another process; pass process=False")
+            self.feed: ThreadFeed | ProcessFeed = ProcessFeed(self.spec, spec, *feed_args)
         else:
-            ring = RingBuffer(capacity, channels)
-            self.feed = ThreadFeed(self.spec, ring, target, limit, self._applied, self._markers,
-                                   self._transitions)
-        self.player = Player(ring, sr, output)
-        self.beats = BeatDispatcher(self.player.heard_at)
+            self.feed = ThreadFeed(self.spec, output, *feed_args)
+        self.playback = self.feed.playback
+        """Where the music is, and pause/resume: a :class:`~adaptive_music.playback.player.Playback`."""
+        self.beats = BeatDispatcher(self.playback.heard_at)
         self._lock = threading.Lock()
         self._mood = Mood(mood)
         self._started = False
@@ -123,7 +125,6 @@ class Soundtrack:
             self.beats.start()
             try:
                 self.feed.start()
-                self.player.start()
             except BaseException:
                 self.close()
                 raise
@@ -134,10 +135,9 @@ class Soundtrack:
         if self._closed:
             return
         self._closed = True
-        if self._started:
-            self.player.stop()
-            self.beats.stop()
         self.feed.stop()
+        if self._started:
+            self.beats.stop()
 
     def __enter__(self) -> "Soundtrack":
         return self.start()
@@ -147,7 +147,7 @@ class Soundtrack:
 
     def wait(self, timeout: float | None = None) -> bool:
         """With ``seconds`` set: wait until it has all been heard; True when it has."""
-        return self.player.wait(timeout)
+        return self.playback.wait(timeout)
 
     # -- control (any thread) -----------------------------------------------------
 
@@ -183,10 +183,10 @@ class Soundtrack:
 
     def pause(self) -> None:
         """Fade out and hold; the music resumes where it stopped."""
-        self.player.pause()
+        self.playback.pause()
 
     def resume(self) -> None:
-        self.player.resume()
+        self.playback.resume()
 
     def on_beat(self, callback: BeatCallback) -> None:
         """Call ``callback(beat)`` (a :class:`~adaptive_music.playback.beats.Beat`) as each beat is heard.
@@ -218,21 +218,21 @@ class Soundtrack:
         """Where the music is: mood and intensity (latest requested), playhead and
         buffered seconds, underruns, and the bpm, bar and beat last heard."""
         heard = self.beats.last
-        player = self.player
+        playback = self.playback
         error = self.feed.error
         return {
             "mood": self._mood.text,
             "intensity": self._mood.intensity,
-            "playhead": player.playhead,
-            "buffered": player.buffered,
-            "underruns": player.underruns,
-            "output_underflows": player.output.output_underflows,
+            "playhead": playback.playhead,
+            "buffered": playback.buffered,
+            "underruns": playback.underruns,
+            "output_underflows": playback.output_underflows,
             "bpm": heard.bpm if heard else None,
             "bar": heard.bar if heard else None,
             "beat": heard.beat if heard else None,
             "beats_per_bar": heard.beats_per_bar if heard else None,
-            "paused": player.paused,
-            "latency": player.output.latency,
+            "paused": playback.paused,
+            "latency": playback.latency,
             "error": None if error is None else str(error),
         }
 

@@ -1,9 +1,11 @@
-"""The generator process: ``python -m adaptive_music.playback.worker``, started by
+"""The playback process: ``python -m adaptive_music.playback.worker``, started by
 :class:`~adaptive_music.playback.feed.ProcessFeed`; not for running by hand.
 
-It reads its setup and then control calls from stdin, writes applied controls,
-beat markers and mood transitions to stdout, and generates into the shared ring
-until stdin closes.
+It reads its setup and then control calls from stdin; it generates into the
+shared ring on one thread and plays the ring through the output (whose
+callback runs on the audio thread), publishing the playhead in the shared
+player state. It writes applied controls, beat markers, mood transitions and
+log records to stdout, and stops when stdin closes.
 """
 
 from __future__ import annotations
@@ -15,18 +17,38 @@ import os
 import sys
 import threading
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from ..config import StreamConfig
+from .device import output_from_spec
 from .feed import (CONTROL_METHODS, Coalescer, GeneratorSpec, encode_transition, generator_source, read_frame,
-                   write_frame)
-from .player import Producer
+                   shared_layout, write_frame)
+from .player import Player, PlayerState, Producer
 from .ringbuffer import RingBuffer
+
+# The generator thread and the audio callback share this process's GIL. A
+# thread that wants the GIL waits up to this long for the holder to let go
+# (Python's default is 5 ms, a quarter of a 20 ms device buffer).
+_SWITCH_INTERVAL = 0.0005
+
+
+class _ParentLog(logging.Handler):
+    """Sends log records to the parent, which logs them under the same logger name."""
+
+    def __init__(self, send: Callable[[Any], None]) -> None:
+        super().__init__(logging.INFO)
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._send(["log", record.levelno, record.name, self.format(record)])
+        except Exception:
+            self.handleError(record)
 
 
 def main() -> int:
-    """The child's side: read the setup, then generate into the ring until stdin closes."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    """The child's side: read the setup, then generate and play until stdin closes."""
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries frames only
     setup = read_frame(stdin)
@@ -38,13 +60,17 @@ def main() -> int:
         with out_lock:
             write_frame(stdout, message)
 
+    logging.basicConfig(level=logging.INFO, handlers=[_ParentLog(send)])
     try:
+        ring_bytes, state_bytes = shared_layout(setup["capacity"], setup["channels"])
         fd = os.open(setup["ring"], os.O_RDWR)
         try:
-            shared = mmap.mmap(fd, RingBuffer.nbytes(setup["capacity"], setup["channels"]))
+            shared = memoryview(mmap.mmap(fd, ring_bytes + state_bytes))
         finally:
             os.close(fd)
-        ring = RingBuffer(setup["capacity"], setup["channels"], buffer=shared)
+        ring = RingBuffer(setup["capacity"], setup["channels"], buffer=shared[:ring_bytes])
+        player = Player(ring, setup["sample_rate"], output_from_spec(setup["output"]),
+                        state=PlayerState(shared[ring_bytes:]))
         config = StreamConfig(**setup["config"]) if setup["config"] else None
         spec = GeneratorSpec(setup["backend"], setup["mood"], setup["seed"], config, setup["backend_options"])
         calls = Coalescer()
@@ -74,11 +100,17 @@ def main() -> int:
     threading.Thread(target=read_controls, daemon=True).start()
     try:
         producer.prefill(stop)
-        producer.run(stop)
+        player.start()
     except Exception:
         send(["error", traceback.format_exc()])
         return 1
-    stop.wait()  # stay until the parent is done with the ring
+    send(["started"])
+    try:
+        producer.run(stop)
+    except Exception:
+        send(["error", traceback.format_exc()])
+    stop.wait()  # play on until the parent is done
+    player.stop()
     return 0
 
 
