@@ -260,7 +260,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of each underrun run (default 10)")
     parser.add_argument("--changes", type=int, default=20, help="mood changes with transition now (default 20)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="device latency (default 20 ms)")
-    parser.add_argument("--ahead", type=float, default=0.1, help="seconds generated ahead (default 0.1)")
+    parser.add_argument("--ahead", type=float, default=0.05,
+                        help="seconds generated ahead (default 0.05, the Soundtrack's)")
     parser.add_argument("--loads", default="idle,busy",
                         help="underrun runs: idle, busy (another Python thread busy) or both (default)")
     parser.add_argument("--feeds", default="process",

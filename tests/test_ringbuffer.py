@@ -146,3 +146,31 @@ def test_threaded_producer_and_consumer_keep_every_frame():
     producer.join()
     assert at == total
     np.testing.assert_array_equal(got, ramp(0, total))
+
+
+def test_two_mappings_of_shared_memory_see_one_ring_and_one_player_state():
+    from adaptive_music.playback.feed import shared_layout
+    from adaptive_music.playback.player import Playback, PlayerState
+
+    ring_bytes, state_bytes = shared_layout(100, 1)  # mono, odd size: the state is still aligned
+    assert ring_bytes % 64 == 0
+    memory = memoryview(bytearray(ring_bytes + state_bytes))
+    producer = RingBuffer(100, 1, buffer=memory[:ring_bytes])
+    consumer = RingBuffer(100, 1, buffer=memory[:ring_bytes])
+    player_side, game_side = PlayerState(memory[ring_bytes:]), PlayerState(memory[ring_bytes:])
+    view = Playback(consumer, game_side, 1000)
+
+    producer.write(np.ones((10, 1), np.float32))
+    out = np.zeros((16, 1), np.float32)
+    consumer.read_into(out)  # 6 frames short
+    assert (producer.underruns, producer.underrun_frames) == (1, 6)  # counted where the game reads them
+    assert view.clock() is None and view.heard_at(0) is None
+    player_side.publish_clock(10, 50.0)
+    assert view.clock() == (10, 50.0) and view.heard_at(20) == pytest.approx(50.01)
+    view.pause()  # the game steers, the player reads
+    assert player_side.paused and view.heard_at(20) is None
+    view.resume()
+    assert not player_side.paused
+    assert not view.wait(0.01)
+    player_side.set_done()
+    assert view.wait(0.01)

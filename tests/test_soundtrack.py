@@ -232,3 +232,27 @@ def test_without_a_sound_device_the_error_points_to_render():
                           env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert play.returncode == 1
     assert "adaptive-music render" in play.stderr
+
+
+def test_a_busy_game_thread_does_not_make_the_output_late(tmp_path):
+    # The output plays in the generator's process, so its thread never waits for this process's GIL.
+    stop = threading.Event()
+
+    def game_logic() -> None:
+        x = 0
+        while not stop.is_set():
+            for i in range(20000):
+                x += i * i % 7
+
+    busy = threading.Thread(target=game_logic, daemon=True)
+    busy.start()
+    try:
+        # ahead 0.3 s: room for the generator on a loaded 2-core machine; what is tested is the output.
+        with Soundtrack(seed=3, sink=ClockedFileSink(None, blocksize=240, latency=0.02), seconds=3.0,
+                        ahead=0.3) as music:
+            assert music.wait(timeout=15)
+            status = music.status()
+    finally:
+        stop.set()
+        busy.join()
+    assert (status["underruns"], status["output_underflows"], status["error"]) == (0, 0, None)

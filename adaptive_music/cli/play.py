@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..playback.soundtrack import Soundtrack
 
     changes = _check(args)
-    live = warmup.prepare(args, ahead=0.1, seconds=args.seconds)
+    live = warmup.prepare(args, ahead=0.05, seconds=args.seconds)
     try:
         music = Soundtrack(backend=live.backend, seed=args.seed, mood=args.mood, device=args.device,
                            latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead)

@@ -55,8 +55,10 @@ class Soundtrack:
         Play into this output instead of a sound device, e.g. a
         :class:`~adaptive_music.playback.device.ClockedFileSink`.
     ahead
-        Seconds generated ahead of the device. Smaller reacts faster; too
-        small underruns when a block is slow to make.
+        Seconds generated ahead of the device, the floor of the mood-change
+        latency. Smaller reacts faster; too small underruns when a block is
+        slow to make. The default keeps a "now" change within 150 ms of being
+        heard with the procedural backend (``bench/playback.py``).
     blocksize
         Device frames per callback; 0 lets the host choose.
     seconds
@@ -76,7 +78,7 @@ class Soundtrack:
 
     def __init__(self, backend: str | Model = "procedural", seed: int = 0,
                  mood: str = "calm exploration", device: int | str | None = None, latency: float = 0.02,
-                 sink: Output | None = None, *, ahead: float = 0.1, blocksize: int = 0,
+                 sink: Output | None = None, *, ahead: float = 0.05, blocksize: int = 0,
                  seconds: float | None = None, process: bool | None = None, record_controls: bool = False,
                  config: StreamConfig | None = None, **backend_options: Any) -> None:
         # Long only for pre-buffering a backend slower than real time (see cli/warmup.py).
