@@ -15,6 +15,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -130,3 +131,13 @@ def test_a_lost_device_is_reopened_and_playback_goes_on(pulse_sink, caplog):
             assert music.status()["playhead"] > resumed + 0.3
             assert music.status()["error"] is None
     assert "restarting the stream" in caplog.text and "restarted" in caplog.text
+
+
+def test_play_command_plays_on_the_device_and_takes_moods_typed_on_stdin(pulse_sink):
+    play = subprocess.run(
+        [sys.executable, "-m", "adaptive_music.cli.play", "--device", "pulse", "--mood", "calm exploration",
+         "--seconds", "3"],
+        input="qwxz zzkq\ntense chase, fast drums\n", capture_output=True, text=True, timeout=60)
+    assert play.returncode == 0, play.stderr
+    assert "not a usable mood" in play.stderr  # a bad line is refused and playback goes on
+    assert "played 3.0 s, 0 underruns, 0 device underflows; mood: tense chase, fast drums" in play.stderr

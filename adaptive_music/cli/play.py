@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         status = music.status()
     if live:
         sys.stderr.write("\n")
-    print(f"played {status['playhead']:.1f} s, {status['underruns']} underruns", file=sys.stderr)
+    print(f"played {status['playhead']:.1f} s, {status['underruns']} underruns, "
+          f"{status['output_underflows']} device underflows; mood: {status['mood']}", file=sys.stderr)
     if status["error"]:
         print(f"adaptive-music play: the generator failed: {status['error']}", file=sys.stderr)
         return 1
