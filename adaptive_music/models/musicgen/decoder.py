@@ -4,21 +4,25 @@ It reads the weights of a loaded ``MusicgenForConditionalGeneration`` and runs
 the same computation with:
 
 - a preallocated self-attention KV cache, one row ("slot") per guidance branch;
-- cross-attention keys/values computed once per condition and reused every step;
+- cross-attention keys/values computed once per condition and reused every step,
+  with the query and output projections folded into them for short prompts;
 - all guidance branches (unconditional + each weighted condition) as one batch.
+
+Decoding one position is bound by reading the weights from memory, so the step
+reads each weight matrix once for the whole batch and avoids the ones it can.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Hashable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 UNCONDITIONAL = None
-"""The slot key of the unconditional (empty-text) guidance branch."""
+"""The slot key of the unconditional (empty-text) guidance branch; it can only be the first slot."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +46,60 @@ class _Layer:
     fc1: torch.Tensor
     fc2: torch.Tensor
     act: torch.nn.Module
+
+
+def _norm(x: torch.Tensor, ln: torch.nn.LayerNorm) -> torch.Tensor:
+    return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+
+
+@dataclasses.dataclass(frozen=True)
+class _CrossBatch:
+    """Cross-attention operands of the conditional rows of one batch of slots.
+
+    The unconditional branch attends to one all-zero state, so its cross-attention
+    adds exactly zero (as transformers' masked null input does) and is skipped.
+
+    While rows x longest text < head_dim, the query projection is folded into the keys
+    and the output projection into the values: per head h,
+    ``scores_h = x W_q,h^T K_h^T`` and ``out = sum_h p_h V_h W_o,h^T``, so a step reads
+    2*rows*H*T*E floats instead of the 2*E*E of the two projections. Longer prompts or
+    wider blends would read (and hold) more than the projections, so those keep per-head
+    keys/values and run the projections.
+    """
+
+    slots: tuple
+    rows: slice
+    text: int
+    """Tokens of the longest text; shorter ones are padded and masked."""
+    folded: bool
+    keys: torch.Tensor  # folded (layers, rows, H*T, E), else (layers, rows, H, T, head_dim)
+    values: torch.Tensor  # folded (layers, rows, E, H*T), else (layers, rows, H, T, head_dim)
+    mask: torch.Tensor | None  # (rows, 1, 1, T), False past each text; None if no text is padded
+
+    def add_to(self, x: torch.Tensor, layer: _Layer, i: int) -> None:
+        """Add layer ``i``'s cross-attention to the conditional rows of ``x`` (B, S, E)."""
+        xc = x[self.rows]
+        h = _norm(xc, layer.ln2)
+        rows, seq, hidden = h.shape
+        if self.folded:
+            scores = torch.bmm(h, self.keys[i].transpose(1, 2)).view(rows, seq, -1, self.text)
+            if self.mask is not None:
+                scores = scores.masked_fill(~self.mask, float("-inf"))
+            p = scores.softmax(dim=-1).view(rows, seq, -1)
+            xc += torch.bmm(p, self.values[i].transpose(1, 2))
+        else:
+            heads, _, head_dim = self.keys.shape[2:]
+            q = (h @ layer.cross_q.T).view(rows, seq, heads, head_dim).transpose(1, 2)
+            a = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=self.mask)
+            xc += a.transpose(1, 2).reshape(rows, seq, hidden) @ layer.cross_out.T
+
+
+def _checked(slots: Sequence) -> tuple:
+    """``slots`` as a tuple; the cross-attention skips the unconditional branch as the first row."""
+    slots = tuple(slots)
+    if UNCONDITIONAL in slots[1:]:
+        raise ValueError("the unconditional branch can only be the first slot")
+    return slots
 
 
 class IncrementalDecoder:
@@ -87,9 +145,9 @@ class IncrementalDecoder:
             )
             for l in dec.layers
         ]
-        self._cross_cache: collections.OrderedDict[Hashable, torch.Tensor] = collections.OrderedDict()
+        self._cross_cache: collections.OrderedDict[TextCondition, torch.Tensor] = collections.OrderedDict()
         self._max_conditions = max_conditions
-        self._batched: tuple[tuple, torch.Tensor, torch.Tensor | None] | None = None
+        self._batched: _CrossBatch | None = None
         self.kv: torch.Tensor | None = None  # (layers, 2, slots, heads, capacity, head_dim)
         self.slots: tuple = ()
         self.length = 0
@@ -110,58 +168,71 @@ class IncrementalDecoder:
         return (states * mask[..., None].to(states.dtype))[0]
 
     @torch.no_grad()
-    def cross_kv(self, key: Hashable) -> torch.Tensor:
-        """Cross-attention K/V of every layer for a condition: (layers, 2, heads, S, head_dim).
-
-        The unconditional branch attends to one all-zero state (zero keys and values,
-        so its cross-attention adds exactly zero, as transformers' masked null input does).
-        """
-        cached = self._cross_cache.get(key)
+    def cross_kv(self, condition: TextCondition) -> torch.Tensor:
+        """Cross-attention K/V of every layer for a condition: (layers, 2, heads, T, head_dim)."""
+        cached = self._cross_cache.get(condition)
         if cached is not None:
-            self._cross_cache.move_to_end(key)
+            self._cross_cache.move_to_end(condition)
             return cached
-        if key is UNCONDITIONAL:
-            states = torch.zeros(1, self.hidden, device=self.device, dtype=self.dtype)
-        else:
-            states = self.text_states(key.text)
-        s = states.shape[0]
+        states = self.text_states(condition.text)
         kv = torch.stack(
-            [
-                torch.stack([states @ layer.cross_k.T, states @ layer.cross_v.T])
-                for layer in self.layers
-            ]
-        ).view(len(self.layers), 2, s, self.heads, self.head_dim).transpose(2, 3)
-        self._cross_cache[key] = kv
+            [torch.stack([states @ layer.cross_k.T, states @ layer.cross_v.T]) for layer in self.layers]
+        ).view(len(self.layers), 2, len(states), self.heads, self.head_dim).transpose(2, 3)
+        self._cross_cache[condition] = kv
         if len(self._cross_cache) > self._max_conditions:
             self._cross_cache.popitem(last=False)
         return kv
 
-    def _cross_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Cross K/V of the current slots stacked as a batch, padded to the longest text."""
-        if self._batched is not None and self._batched[0] == self.slots:
-            return self._batched[1], self._batched[2]
-        parts = [self.cross_kv(key) for key in self.slots]
-        longest = max(p.shape[3] for p in parts)
+    def _cross_batch(self) -> _CrossBatch | None:
+        """Cross-attention operands of the current slots (None if all are unconditional)."""
+        if self._batched is not None and self._batched.slots == self.slots:
+            return self._batched
+        first = 1 if self.slots[0] is UNCONDITIONAL else 0
+        parts = [self.cross_kv(key) for key in self.slots[first:]]
+        if not parts:
+            return None
+        text = max(p.shape[3] for p in parts)
         kv = torch.zeros(
-            len(self.layers), 2, len(parts), self.heads, longest, self.head_dim,
+            len(self.layers), 2, len(parts), self.heads, text, self.head_dim,
             device=self.device, dtype=self.dtype,
         )
-        mask = torch.ones(len(parts), 1, 1, longest, dtype=torch.bool, device=self.device)
+        mask = torch.ones(len(parts), 1, 1, text, dtype=torch.bool, device=self.device)
         for row, part in enumerate(parts):
             kv[:, :, row, :, : part.shape[3]] = part
             mask[row, ..., part.shape[3] :] = False
-        batch_mask = None if bool(mask.all()) else mask
-        self._batched = (self.slots, kv, batch_mask)
-        return kv, batch_mask
+        keys, values = kv[:, 0], kv[:, 1]
+        folded = len(parts) * text < self.head_dim
+        if folded:
+            keys, values = self._fold(keys, values)
+        self._batched = _CrossBatch(
+            self.slots, slice(first, None), text, folded, keys, values, None if bool(mask.all()) else mask
+        )
+        return self._batched
+
+    def _fold(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-head keys and values (layers, rows, H, T, head_dim) with the query and output
+        projections folded in: ``K_h W_q,h / sqrt(head_dim)`` as (layers, rows, H*T, E) and
+        ``(V_h W_o,h^T)^T`` as (layers, rows, E, H*T), so that the step multiplies by both
+        transposed, the fast layout. Computed in float32, stored in the decoder dtype."""
+        shape = (self.heads, self.head_dim, self.hidden)
+        scale = self.head_dim**-0.5
+        folded_keys, folded_values = [], []
+        for layer, k, v in zip(self.layers, keys.float(), values.float()):
+            q = layer.cross_q.float().view(shape)  # W_q,h
+            o = layer.cross_out.float().T.reshape(shape)  # W_o,h^T
+            folded_keys.append(torch.einsum("rhtd,hde->rhte", k * scale, q).flatten(1, 2))
+            folded_values.append(torch.einsum("rhtd,hde->reht", v, o).flatten(2, 3))
+        return torch.stack(folded_keys).to(self.dtype), torch.stack(folded_values).to(self.dtype)
 
     # -- cache --------------------------------------------------------------
 
     def reset(self, slots: Sequence, capacity: int) -> None:
         """Empty the cache and size it for ``capacity`` positions of ``slots`` branches."""
+        slots = _checked(slots)
         shape = (len(self.layers), 2, len(slots), self.heads, capacity, self.head_dim)
         if self.kv is None or self.kv.shape[2] < shape[2] or self.kv.shape[4] < capacity:
             self.kv = torch.empty(shape, device=self.device, dtype=self.dtype)
-        self.slots = tuple(slots)
+        self.slots = slots
         self.length = 0
 
     def ensure_capacity(self, positions: int) -> None:
@@ -183,7 +254,7 @@ class IncrementalDecoder:
         the condition it most likely replaces (the last conditional slot), so the
         self-attention history stays the music generated so far.
         """
-        slots = tuple(slots)
+        slots = _checked(slots)
         if slots == self.slots:
             return
         assert self.kv is not None
@@ -210,30 +281,23 @@ class IncrementalDecoder:
         if start and seq > 1:
             raise ValueError("a multi-position forward must start from an empty cache")
         self.ensure_capacity(start + seq)
+        end = start + seq
         batch = len(self.slots)
         x = sum(self.embed[k][tokens[k]] for k in range(self.num_codebooks)) * self.embed_scale
-        x = x + self.positions.weights[start : start + seq].to(x.dtype)
-        x = x.unsqueeze(0).expand(batch, seq, self.hidden)
-        cross, cross_mask = self._cross_batch()
-        end = start + seq
-        heads = (batch, seq, self.heads, self.head_dim)
+        x = x + self.positions.weights[start:end].to(x.dtype)
+        x = x.expand(batch, seq, self.hidden).contiguous()
+        flat = x.view(batch * seq, self.hidden)  # the residual stream, updated in place
+        cross = self._cross_batch()
         for i, layer in enumerate(self.layers):
-            h = layer.ln1(x)
-            q, k, v = (h @ layer.qkv.T).split(self.hidden, dim=-1)
-            cache_k = self.kv[i, 0, :batch]
-            cache_v = self.kv[i, 1, :batch]
-            cache_k[:, :, start:end] = k.reshape(heads).transpose(1, 2)
-            cache_v[:, :, start:end] = v.reshape(heads).transpose(1, 2)
-            a = F.scaled_dot_product_attention(
-                q.reshape(heads).transpose(1, 2), cache_k[:, :, :end], cache_v[:, :, :end], is_causal=seq > 1
-            )
-            x = x + a.transpose(1, 2).reshape(batch, seq, self.hidden) @ layer.out.T
-            h = layer.ln2(x)
-            q = (h @ layer.cross_q.T).reshape(heads).transpose(1, 2)
-            a = F.scaled_dot_product_attention(q, cross[i, 0], cross[i, 1], attn_mask=cross_mask)
-            x = x + a.transpose(1, 2).reshape(batch, seq, self.hidden) @ layer.cross_out.T
-            h = layer.ln3(x)
-            x = x + layer.act(h @ layer.fc1.T) @ layer.fc2.T
+            qkv = (_norm(flat, layer.ln1) @ layer.qkv.T).view(batch, seq, 3, self.heads, self.head_dim)
+            cache = self.kv[i, :, :batch, :, :end]  # (2, B, H, positions, head_dim)
+            cache[..., start:end, :] = qkv[:, :, 1:].permute(2, 0, 3, 1, 4)
+            q = qkv[:, :, 0].transpose(1, 2)
+            a = F.scaled_dot_product_attention(q, cache[0], cache[1], is_causal=seq > 1)
+            flat += a.transpose(1, 2).reshape(batch * seq, self.hidden) @ layer.out.T
+            if cross is not None:
+                cross.add_to(x, layer, i)
+            flat += layer.act(_norm(flat, layer.ln3) @ layer.fc1.T) @ layer.fc2.T
         self.length = end
-        last = self.final_ln(x[:, -1])
+        last = _norm(x[:, -1], self.final_ln)
         return (last @ self.lm_head.T).view(batch, self.num_codebooks, self.vocab_size).float()
