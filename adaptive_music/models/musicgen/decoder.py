@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Sequence
+import functools
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,24 +33,33 @@ class TextCondition:
     text: str
 
 
+_Norm = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _norm(ln: torch.nn.LayerNorm) -> _Norm:
+    """``ln`` as a plain function: a step calls three per layer, so module overhead counts."""
+    return functools.partial(
+        torch.layer_norm, normalized_shape=ln.normalized_shape, weight=ln.weight, bias=ln.bias, eps=ln.eps
+    )
+
+
 @dataclasses.dataclass
 class _Layer:
-    ln1: torch.nn.LayerNorm
-    qkv: torch.Tensor  # (3E, E): q, k, v projections stacked
+    """One decoder layer's parameters; matrices as transposed views (in, out) of the
+    (out, in) weights, so ``x @ w`` runs the fast layout without a per-call transpose."""
+
+    ln1: _Norm
+    qkv: torch.Tensor  # q, k, v projections stacked: (E, 3E)
     out: torch.Tensor
-    ln2: torch.nn.LayerNorm
+    ln2: _Norm
     cross_q: torch.Tensor
     cross_k: torch.Tensor
     cross_v: torch.Tensor
     cross_out: torch.Tensor
-    ln3: torch.nn.LayerNorm
+    ln3: _Norm
     fc1: torch.Tensor
     fc2: torch.Tensor
-    act: torch.nn.Module
-
-
-def _norm(x: torch.Tensor, ln: torch.nn.LayerNorm) -> torch.Tensor:
-    return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+    act: Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,26 +82,26 @@ class _CrossBatch:
     text: int
     """Tokens of the longest text; shorter ones are padded and masked."""
     folded: bool
-    keys: torch.Tensor  # folded (layers, rows, H*T, E), else (layers, rows, H, T, head_dim)
-    values: torch.Tensor  # folded (layers, rows, E, H*T), else (layers, rows, H, T, head_dim)
+    keys: torch.Tensor  # folded (layers, rows, E, H*T), else (layers, rows, H, T, head_dim)
+    values: torch.Tensor  # folded (layers, rows, H*T, E), else (layers, rows, H, T, head_dim)
     mask: torch.Tensor | None  # (rows, 1, 1, T), False past each text; None if no text is padded
 
     def add_to(self, x: torch.Tensor, layer: _Layer, i: int) -> None:
         """Add layer ``i``'s cross-attention to the conditional rows of ``x`` (B, S, E)."""
         xc = x[self.rows]
-        h = _norm(xc, layer.ln2)
+        h = layer.ln2(xc)
         rows, seq, hidden = h.shape
         if self.folded:
-            scores = torch.bmm(h, self.keys[i].transpose(1, 2)).view(rows, seq, -1, self.text)
+            scores = torch.bmm(h, self.keys[i]).view(rows, seq, -1, self.text)
             if self.mask is not None:
                 scores = scores.masked_fill(~self.mask, float("-inf"))
             p = scores.softmax(dim=-1).view(rows, seq, -1)
-            xc += torch.bmm(p, self.values[i].transpose(1, 2))
+            xc.baddbmm_(p, self.values[i])
         else:
             heads, _, head_dim = self.keys.shape[2:]
-            q = (h @ layer.cross_q.T).view(rows, seq, heads, head_dim).transpose(1, 2)
+            q = (h @ layer.cross_q).view(rows, seq, heads, head_dim).transpose(1, 2)
             a = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=self.mask)
-            xc += a.transpose(1, 2).reshape(rows, seq, hidden) @ layer.cross_out.T
+            xc += a.transpose(1, 2).reshape(rows, seq, hidden) @ layer.cross_out
 
 
 def _checked(slots: Sequence) -> tuple:
@@ -111,6 +121,7 @@ class IncrementalDecoder:
     replaces: its effect starts at the next step.
     """
 
+    @torch.inference_mode()
     def __init__(self, hf_model, tokenizer, max_conditions: int = 16) -> None:
         dec = hf_model.decoder.model.decoder
         cfg = hf_model.decoder.config
@@ -126,21 +137,21 @@ class IncrementalDecoder:
         self.embed = [e.weight for e in dec.embed_tokens]
         self.embed_scale = dec.embed_scale
         self.positions = dec.embed_positions
-        self.final_ln = dec.layer_norm
-        self.lm_head = torch.cat([h.weight for h in hf_model.decoder.lm_heads], 0)  # (K*V, E)
+        self.final_ln = _norm(dec.layer_norm)
+        self.lm_head = torch.cat([h.weight for h in hf_model.decoder.lm_heads]).T  # (E, K*V)
         self.layers = [
             _Layer(
-                ln1=l.self_attn_layer_norm,
-                qkv=torch.cat([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight, l.self_attn.v_proj.weight]),
-                out=l.self_attn.out_proj.weight,
-                ln2=l.encoder_attn_layer_norm,
-                cross_q=l.encoder_attn.q_proj.weight,
-                cross_k=l.encoder_attn.k_proj.weight,
-                cross_v=l.encoder_attn.v_proj.weight,
-                cross_out=l.encoder_attn.out_proj.weight,
-                ln3=l.final_layer_norm,
-                fc1=l.fc1.weight,
-                fc2=l.fc2.weight,
+                ln1=_norm(l.self_attn_layer_norm),
+                qkv=torch.cat([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight, l.self_attn.v_proj.weight]).T,
+                out=l.self_attn.out_proj.weight.T,
+                ln2=_norm(l.encoder_attn_layer_norm),
+                cross_q=l.encoder_attn.q_proj.weight.T,
+                cross_k=l.encoder_attn.k_proj.weight.T,
+                cross_v=l.encoder_attn.v_proj.weight.T,
+                cross_out=l.encoder_attn.out_proj.weight.T,
+                ln3=_norm(l.final_layer_norm),
+                fc1=l.fc1.weight.T,
+                fc2=l.fc2.weight.T,
                 act=l.activation_fn,
             )
             for l in dec.layers
@@ -155,7 +166,7 @@ class IncrementalDecoder:
 
     # -- conditions ---------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def text_states(self, text: str) -> torch.Tensor:
         """Encoder states the decoder attends to for ``text``: (tokens, E), decoder dtype."""
         enc = self.tokenizer([text], return_tensors="pt")
@@ -167,7 +178,7 @@ class IncrementalDecoder:
             states = self.hf.enc_to_dec_proj(states)
         return (states * mask[..., None].to(states.dtype))[0]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def cross_kv(self, condition: TextCondition) -> torch.Tensor:
         """Cross-attention K/V of every layer for a condition: (layers, 2, heads, T, head_dim)."""
         cached = self._cross_cache.get(condition)
@@ -176,13 +187,14 @@ class IncrementalDecoder:
             return cached
         states = self.text_states(condition.text)
         kv = torch.stack(
-            [torch.stack([states @ layer.cross_k.T, states @ layer.cross_v.T]) for layer in self.layers]
+            [torch.stack([states @ layer.cross_k, states @ layer.cross_v]) for layer in self.layers]
         ).view(len(self.layers), 2, len(states), self.heads, self.head_dim).transpose(2, 3)
         self._cross_cache[condition] = kv
         if len(self._cross_cache) > self._max_conditions:
             self._cross_cache.popitem(last=False)
         return kv
 
+    @torch.inference_mode()
     def _cross_batch(self) -> _CrossBatch | None:
         """Cross-attention operands of the current slots (None if all are unconditional)."""
         if self._batched is not None and self._batched.slots == self.slots:
@@ -211,21 +223,23 @@ class IncrementalDecoder:
 
     def _fold(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-head keys and values (layers, rows, H, T, head_dim) with the query and output
-        projections folded in: ``K_h W_q,h / sqrt(head_dim)`` as (layers, rows, H*T, E) and
-        ``(V_h W_o,h^T)^T`` as (layers, rows, E, H*T), so that the step multiplies by both
-        transposed, the fast layout. Computed in float32, stored in the decoder dtype."""
+        projections folded in: ``(K_h W_q,h)^T / sqrt(head_dim)`` (layers, rows, E, H*T) and
+        ``V_h W_o,h^T`` (layers, rows, H*T, E). Both are transposed views of (out, in)
+        storage, the fast layout for the step's products. Computed in float32."""
         shape = (self.heads, self.head_dim, self.hidden)
         scale = self.head_dim**-0.5
         folded_keys, folded_values = [], []
         for layer, k, v in zip(self.layers, keys.float(), values.float()):
-            q = layer.cross_q.float().view(shape)  # W_q,h
-            o = layer.cross_out.float().T.reshape(shape)  # W_o,h^T
+            q = layer.cross_q.T.float().view(shape)  # W_q,h
+            o = layer.cross_out.float().reshape(shape)  # W_o,h^T
             folded_keys.append(torch.einsum("rhtd,hde->rhte", k * scale, q).flatten(1, 2))
             folded_values.append(torch.einsum("rhtd,hde->reht", v, o).flatten(2, 3))
-        return torch.stack(folded_keys).to(self.dtype), torch.stack(folded_values).to(self.dtype)
+        keys_t, values_t = (torch.stack(f).to(self.dtype) for f in (folded_keys, folded_values))
+        return keys_t.transpose(2, 3), values_t.transpose(2, 3)
 
     # -- cache --------------------------------------------------------------
 
+    @torch.inference_mode()
     def reset(self, slots: Sequence, capacity: int) -> None:
         """Empty the cache and size it for ``capacity`` positions of ``slots`` branches."""
         slots = _checked(slots)
@@ -235,6 +249,7 @@ class IncrementalDecoder:
         self.slots = slots
         self.length = 0
 
+    @torch.inference_mode()
     def ensure_capacity(self, positions: int) -> None:
         """Grow the cache (keeping its contents) to hold ``positions`` positions."""
         assert self.kv is not None
@@ -247,6 +262,7 @@ class IncrementalDecoder:
         grown[..., : self.length, :] = self.kv[..., : self.length, :]
         self.kv = grown
 
+    @torch.inference_mode()
     def set_slots(self, slots: Sequence) -> None:
         """Make the cache rows hold branches for ``slots``.
 
@@ -272,7 +288,7 @@ class IncrementalDecoder:
 
     # -- forward ------------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Feed delayed positions ``tokens`` (K, S), the same for every slot, after the
         cached ones; return the logits of the last position, (slots, K, V), float32."""
@@ -289,15 +305,15 @@ class IncrementalDecoder:
         flat = x.view(batch * seq, self.hidden)  # the residual stream, updated in place
         cross = self._cross_batch()
         for i, layer in enumerate(self.layers):
-            qkv = (_norm(flat, layer.ln1) @ layer.qkv.T).view(batch, seq, 3, self.heads, self.head_dim)
+            qkv = (layer.ln1(flat) @ layer.qkv).view(batch, seq, 3, self.heads, self.head_dim)
             cache = self.kv[i, :, :batch, :, :end]  # (2, B, H, positions, head_dim)
             cache[..., start:end, :] = qkv[:, :, 1:].permute(2, 0, 3, 1, 4)
             q = qkv[:, :, 0].transpose(1, 2)
             a = F.scaled_dot_product_attention(q, cache[0], cache[1], is_causal=seq > 1)
-            flat += a.transpose(1, 2).reshape(batch * seq, self.hidden) @ layer.out.T
+            flat.addmm_(a.transpose(1, 2).reshape(batch * seq, self.hidden), layer.out)
             if cross is not None:
                 cross.add_to(x, layer, i)
-            flat += layer.act(_norm(flat, layer.ln3) @ layer.fc1.T) @ layer.fc2.T
+            flat.addmm_(layer.act(layer.ln3(flat) @ layer.fc1), layer.fc2)
         self.length = end
-        last = _norm(x[:, -1], self.final_ln)
-        return (last @ self.lm_head.T).view(batch, self.num_codebooks, self.vocab_size).float()
+        last = self.final_ln(x[:, -1])
+        return (last @ self.lm_head).view(batch, self.num_codebooks, self.vocab_size).float()

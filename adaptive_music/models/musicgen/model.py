@@ -177,7 +177,7 @@ class MusicgenModel:
             keys.insert(0, UNCONDITIONAL)
         return tuple(keys), weights
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _run(self, state, condition, n_frames, seed, keep_logits):
         k_books, delays, top = self.num_codebooks, self.delays, self.max_delay
         if n_frames < 1:
