@@ -34,7 +34,7 @@ def test_cross_attention_equals_transformers(model, conditions, folded):
     for i, (layer, hf_layer) in enumerate(zip(dec.layers, hf_layers)):
         with torch.inference_mode():  # as the decoder's forward runs it
             updated = x.clone()
-            cross.add_to(updated, layer, i)
+            cross.add_to(updated[cross.rows], layer, i)
         assert torch.equal(updated[0], x[0])  # the unconditional branch attends to nothing
         for row, condition in enumerate(conditions, start=1):
             states = dec.text_states(condition.text)[None]

@@ -90,13 +90,13 @@ class _CrossBatch:
     text: int
     """Tokens of the longest text; shorter ones are padded and masked."""
     folded: bool
-    keys: torch.Tensor  # folded (layers, rows, E, H*T), else (layers, rows, H, T, head_dim)
-    values: torch.Tensor  # folded (layers, rows, H*T, E), else (layers, rows, H, T, head_dim)
+    keys: tuple[torch.Tensor, ...]  # per layer: folded (rows, E, H*T), else (rows, H, T, head_dim)
+    values: tuple[torch.Tensor, ...]  # per layer: folded (rows, H*T, E), else (rows, H, T, head_dim)
     mask: torch.Tensor | None  # (rows, 1, 1, T), False past each text; None if no text is padded
 
-    def add_to(self, x: torch.Tensor, layer: _Layer, i: int) -> None:
-        """Add layer ``i``'s cross-attention to the conditional rows of ``x`` (B, S, E)."""
-        xc = x[self.rows]
+    def add_to(self, xc: torch.Tensor, layer: _Layer, i: int) -> None:
+        """Add layer ``i``'s cross-attention to ``xc``, the conditional rows (R, S, E) of the
+        residual stream."""
         h = layer.ln2(xc)
         rows, seq, hidden = h.shape
         if self.folded:
@@ -106,7 +106,7 @@ class _CrossBatch:
             p = scores.softmax(dim=-1).view(rows, seq, -1)
             xc.baddbmm_(p, self.values[i])
         else:
-            heads, _, head_dim = self.keys.shape[2:]
+            heads, _, head_dim = self.keys[i].shape[1:]
             q = (h @ layer.cross_q).view(rows, seq, heads, head_dim).transpose(1, 2)
             a = F.scaled_dot_product_attention(q, self.keys[i], self.values[i], attn_mask=self.mask)
             xc += a.transpose(1, 2).reshape(rows, seq, hidden) @ layer.cross_out
@@ -225,7 +225,8 @@ class IncrementalDecoder:
         if folded:
             keys, values = self._fold(keys, values)
         self._batched = _CrossBatch(
-            self.slots, slice(first, None), text, folded, keys, values, None if bool(mask.all()) else mask
+            self.slots, slice(first, None), text, folded, keys.unbind(), values.unbind(),
+            None if bool(mask.all()) else mask,
         )
         return self._batched
 
@@ -312,6 +313,7 @@ class IncrementalDecoder:
         x = x.expand(batch, seq, self.hidden).contiguous()
         flat = x.view(batch * seq, self.hidden)  # the residual stream, updated in place
         cross = self._cross_batch()
+        conditional = x[cross.rows] if cross is not None else None
         caches = self.kv[:, :, :batch, :, :end].unbind()  # per layer (2, B, H, positions, head_dim)
         for i, (layer, cache) in enumerate(zip(self.layers, caches)):
             qkv = (layer.ln1(flat) @ layer.qkv).view(batch, seq, 3, self.heads, self.head_dim)
@@ -320,7 +322,7 @@ class IncrementalDecoder:
             a = F.scaled_dot_product_attention(qkv[0], cache[0], cache[1], is_causal=seq > 1)
             flat.addmm_(a.transpose(1, 2).reshape(batch * seq, self.hidden), layer.out)
             if cross is not None:
-                cross.add_to(x, layer, i)
+                cross.add_to(conditional, layer, i)
             flat.addmm_(layer.act(layer.ln3(flat) @ layer.fc1), layer.fc2)
         self.length = end
         last = self.final_ln(x[:, -1])
