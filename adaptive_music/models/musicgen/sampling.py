@@ -66,8 +66,7 @@ def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Genera
         return logits.argmax(dim=-1)
     scores = logits / params.temperature
     if 0 < params.top_k < scores.shape[-1]:
-        # The k-th largest value by selection (no sort), as transformers' top-k keeps ties.
-        kth = torch.kthvalue(scores, scores.shape[-1] - params.top_k + 1, dim=-1, keepdim=True).values
+        kth = torch.topk(scores, params.top_k, dim=-1).values[..., -1:]
         scores = scores.masked_fill(scores < kth, -math.inf)
     if 0.0 < params.top_p < 1.0:
         ordered, order = scores.sort(dim=-1, descending=True)
