@@ -17,6 +17,7 @@ device would, and writes them to a WAV file.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -117,6 +118,7 @@ class DeviceOutput:
         self._fill: FillFunction | None = None
         self._stream: Any = None
         self._callbacks = 0
+        self._realtime_tried = False
         self._running = False
         self._watchdog: threading.Thread | None = None
         self._wake = threading.Event()
@@ -170,6 +172,9 @@ class DeviceOutput:
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # The audio thread: no logging, no allocation beyond what sounddevice hands us.
+        if not self._realtime_tried:
+            self._realtime_tried = True
+            _ask_for_realtime()
         if status.output_underflow:
             self.output_underflows += 1
         self._callbacks += 1
@@ -310,6 +315,20 @@ class ClockedFileSink:
                     self._wav = None
             self.frames_written += len(buf)
             k += 1
+
+
+# Real-time priority asked for the audio thread: low, like the sound server's own (PulseAudio's default is 5).
+_REALTIME_PRIORITY = 5
+
+
+def _ask_for_realtime() -> None:
+    """Move the calling thread (the audio thread) to real-time FIFO scheduling, as audio
+    applications do, so that busy threads of ordinary priority cannot delay a buffer; without
+    the privilege (CAP_SYS_NICE or an rtprio limit) it keeps its priority, silently."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(_REALTIME_PRIORITY))
+    except (AttributeError, OSError):  # not Linux, or not allowed
+        pass
 
 
 def output_spec(output: object) -> dict[str, Any] | None:
