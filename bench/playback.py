@@ -283,7 +283,7 @@ def main() -> int:
     hop = f"{args.hop * 1000:g} ms" if args.hop else "default"
     print(f"# playback through PulseAudio null sink, device latency {args.latency_ms:g} ms, "
           f"blocksize {args.blocksize or 'host'}, ahead {args.ahead * 1000:g} ms, procedural backend "
-          f"(hop {hop}), seed {args.seed}, switch interval {sys.getswitchinterval() * 1000:g} ms")
+          f"(hop {hop}), seed {args.seed}, game-process switch interval {sys.getswitchinterval() * 1000:g} ms")
     try:
         if args.only in (None, "underruns"):
             for feed in args.feeds.split(","):
