@@ -153,6 +153,7 @@ class DeviceOutput:
             blocksize=self.blocksize, latency=self.requested_latency, callback=self._callback,
             finished_callback=self._wake.set,
         )
+        self._realtime_tried = False  # a new stream may call back on a new audio thread
         try:
             stream.start()
         except Exception:
@@ -340,10 +341,7 @@ def output_spec(output: object) -> dict[str, Any] | None:
 def output_from_spec(spec: dict[str, Any]) -> DeviceOutput | ClockedFileSink:
     """The output a :meth:`DeviceOutput.spec` or :meth:`ClockedFileSink.spec` describes."""
     options = {k: v for k, v in spec.items() if k != "kind"}
-    if spec["kind"] == "device":
-        device = options.pop("device")
-        return DeviceOutput(device, **options)
-    return ClockedFileSink(options.pop("path"), **options)
+    return (DeviceOutput if spec["kind"] == "device" else ClockedFileSink)(**options)
 
 
 def _check_latency(latency: float) -> None:
