@@ -71,6 +71,7 @@ class EngineOutput:
         self._fill: Callable[[np.ndarray, float], None] | None = None
         self._playback: Playback | None = None
         self._beats: BeatDispatcher | None = None
+        self._wake: Callable[[], None] = lambda: None
         self._ring_rate = 0
         self._ring_channels = 0
         self._resampler: StreamResampler | None = None
@@ -93,10 +94,11 @@ class EngineOutput:
     def stop(self) -> None:
         self._fill = None
 
-    def attach(self, playback: Playback, beats: BeatDispatcher) -> None:
-        """Watch the player's ring through ``playback`` and fire ``beats``' callbacks as pulls hand
-        out their samples (the Soundtrack does this; the dispatcher's own thread must not run)."""
-        self._playback, self._beats = playback, beats
+    def attach(self, playback: Playback, beats: BeatDispatcher, wake: Callable[[], None]) -> None:
+        """Watch the player's ring through ``playback``, fire ``beats``' callbacks as pulls hand
+        out their samples (the dispatcher's own thread must not run), and call ``wake`` to have
+        the generator refill the ring at once after a pull took frames (the Soundtrack does this)."""
+        self._playback, self._beats, self._wake = playback, beats, wake
 
     # -- the engine's side ------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class EngineOutput:
             elif ring.readable:
                 k = min(ring.readable, left)
             elif deadline is None:
+                self._wake()
                 deadline = time.monotonic() + max(self.wait, left / self._ring_rate)
                 continue
             elif time.monotonic() < deadline:
@@ -167,6 +170,7 @@ class EngineOutput:
             if ring.frames_read > first:  # the ring's frames come first in what was filled
                 self._schedule(first, ring.frames_read, self._taken + done)
             done += k
+        self._wake()
         self._taken += n
         self._history = np.concatenate([self._history, out])[-self._HISTORY :]
         return out
