@@ -46,7 +46,13 @@ class EngineOutput:
     ----------
     wait
         Longest a pull waits for the generator before filling with silence, in
-        seconds; at least the pulled block's own length is waited.
+        seconds; at least the pulled block's own length is waited. The ring is
+        normally ``ahead`` full and a pull waits for nothing; the wait only rides
+        out a generator step delayed by a busy machine. Waiting keeps the stream
+        equal to the offline render (the engine may play its own buffer dry
+        meanwhile), where silence would shift the rest of the music; 0.2 s is
+        about the engine's buffer plus two pulls, past which the engine is
+        starved either way.
     """
 
     latency = 0.0
@@ -56,7 +62,7 @@ class EngineOutput:
     _HISTORY = 64  # input frames kept to carry the resampler over a change of rate
     _POLL = 0.0002  # seconds between looks at the ring while waiting for the generator
 
-    def __init__(self, wait: float = 0.05) -> None:
+    def __init__(self, wait: float = 0.2) -> None:
         if not (isinstance(wait, (int, float)) and 0 < wait <= 10):
             raise ValueError(f"wait must be between 0 and 10 seconds, got {wait!r}")
         self.wait = float(wait)
