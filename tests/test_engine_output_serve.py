@@ -4,7 +4,10 @@ hands out must equal the offline render of the same seed at its stream position.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -16,7 +19,7 @@ import zmq
 from adaptive_music.bridge import BridgeError, Client, EngineStream
 from adaptive_music.engine.resample import StreamResampler
 from adaptive_music.playback.feed import GeneratorSpec, render_controls
-from test_bridge_serve import ROOT, SERVE, served
+from test_bridge_serve import NODE_CLIENT, ROOT, SERVE, _node_modules, served
 
 MOOD = "calm exploration, soft strings"  # serve's default mood
 RATE = 44100
@@ -185,3 +188,18 @@ def test_serve_refuses_options_that_do_not_fit_the_engine_output(args, message):
     result = subprocess.run(SERVE + ["serve", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_node_client_pulls_the_same_stream(expected):
+    node = shutil.which("node")
+    assert node, "node is needed for the cross-language test"
+    _node_modules()
+    with served("--output", "engine") as (process, commands, events):
+        result = subprocess.run([node, "engine_check.mjs", commands, events, str(RATE), "40", "1024"],
+                                cwd=NODE_CLIENT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["open"]["ok"] and seen["open"]["sample_rate"] == RATE and seen["open"]["position"] == 0
+    assert seen["positions"] == list(range(0, 40 * 1024, 1024))
+    pcm = np.frombuffer(base64.b64decode(seen["pcm"]), "<f4").reshape(-1, 2)
+    np.testing.assert_array_equal(pcm, expected[: 40 * 1024])
