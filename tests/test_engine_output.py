@@ -203,6 +203,12 @@ def test_a_new_rate_and_channel_count_go_on_from_the_next_frame_without_a_step(m
         with pytest.raises(BridgeError, match="another connection sent the latest audio_open"):
             stream.pull(PULL)
     stream.close()
+    with client.engine_stream(32000) as back:  # and from a resampled rate to another
+        assert back.position == 5 * PULL + 20 * 441
+        third = np.concatenate([back.pull(320)[1] for _ in range(10)])
+    # No step where the rate changed: the music moves no more between two frames there than around it.
+    steps = np.abs(np.diff(np.concatenate([second[-100:, 0], third[:100].mean(axis=1)])))
+    assert steps[99] < 3 * max(steps[:99].max(), steps[100:].max())
 
     ring = render_controls(music.spec.build(), [], 5 * PULL + 20 * 441 * 48000 // 44100 + 64)
     np.testing.assert_array_equal(first, ring[: 5 * PULL])
