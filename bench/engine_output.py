@@ -42,6 +42,7 @@ from adaptive_music.bridge import Client, EngineStream, Server
 from adaptive_music.engine.resample import StreamResampler
 from adaptive_music.playback import EngineOutput, Soundtrack
 from adaptive_music.playback.feed import render_controls
+from bridge import cpu_seconds, rss_mb  # bench/bridge.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 ANY_PORT = "tcp://127.0.0.1:*"
@@ -88,7 +89,7 @@ def first_change(heard: np.ndarray, reference: np.ndarray, start: int) -> int | 
 
 def run_latency(args: argparse.Namespace) -> dict:
     rng = random.Random(args.seed)
-    gap = 1.0
+    gap = 0.5  # seconds between changes: more than a change takes to be heard
     seconds = 3.0 + gap * args.changes * 1.3 + 3.0
     calls = []
     with Soundtrack(seed=args.seed, mood=MOODS[0], sink=EngineOutput(), ahead=args.ahead,
@@ -110,16 +111,18 @@ def run_latency(args: argparse.Namespace) -> dict:
     frames = pulls[-1][0] + args.pull
     ring_frames = -(-frames * RING_RATE // args.rate) + 64
 
-    def render(upto: list) -> np.ndarray:
-        audio = render_controls(spec.build(), upto, ring_frames)
-        return StreamResampler(RING_RATE, args.rate, 2).process(audio)[:frames]
+    def render(upto: list, until: int = ring_frames) -> np.ndarray:
+        audio = render_controls(spec.build(), upto, until)
+        return StreamResampler(RING_RATE, args.rate, 2).process(audio)
 
-    heard = render(controls)  # what was pulled (the tests check that it is, sample for sample)
+    heard = render(controls)[:frames]  # what was pulled (the tests check that it is, sample for sample)
     pulled_at = np.array([t for _, t in pulls])
     to_pull, to_play = [], []
     for i, (called, control) in enumerate(zip(calls, controls)):
         start = control.position * args.rate // RING_RATE
-        d = first_change(heard, render(controls[:i]), start)
+        until = min(ring_frames, control.position + RING_RATE)  # a change is heard well within 1 s
+        without = render(controls[:i], until)
+        d = first_change(heard[: len(without)], without, start)
         if d is None:
             continue
         to_pull.append(1000 * (pulled_at[d // args.pull] - called))
@@ -142,17 +145,6 @@ def start_serve(*args: str) -> tuple[subprocess.Popen, str, str]:
         log.seek(0)
         raise RuntimeError(f"serve did not start: {log.read()[-2000:]}")
     return process, found.group(1), found.group(2)
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 def run_gaps(args: argparse.Namespace) -> dict:
@@ -223,7 +215,7 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--changes", type=int, default=100, help="mood changes timed (default 100)")
+    parser.add_argument("--changes", type=int, default=60, help="mood changes timed (default 60)")
     parser.add_argument("--minutes", type=float, default=10.0, help="stream length of the gap run (default 10)")
     parser.add_argument("--rate", type=int, default=44100, help="the engine's rate (default 44100)")
     parser.add_argument("--callback", type=int, default=441, help="frames per engine audio callback (default 441)")
