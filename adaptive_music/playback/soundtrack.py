@@ -218,7 +218,8 @@ class Soundtrack:
 
     def status(self) -> dict[str, Any]:
         """Where the music is: mood and intensity (latest requested), playhead and
-        buffered seconds, underruns, and the bpm, bar and beat last heard."""
+        buffered seconds, underruns, what the output plays through and the silence it let
+        through (``holes``, ``lost_seconds``, ``longest_hole``), and the bpm, bar and beat last heard."""
         heard = self.beats.last
         playback = self.playback
         error = self.feed.error
@@ -229,6 +230,10 @@ class Soundtrack:
             "buffered": playback.buffered,
             "underruns": playback.underruns,
             "output_underflows": playback.output_underflows,
+            "holes": playback.holes,
+            "lost_seconds": playback.lost_seconds,
+            "longest_hole": playback.longest_hole,
+            "output": playback.host,
             "bpm": heard.bpm if heard else None,
             "bar": heard.bar if heard else None,
             "beat": heard.beat if heard else None,
