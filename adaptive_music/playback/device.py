@@ -157,7 +157,8 @@ class DeviceOutput:
     blocksize
         Frames per callback; 0 lets the host choose (PortAudio), or a quarter of the latency (PulseAudio).
     latency
-        Requested output latency in seconds: the device buffer, and the most silence one underflow costs.
+        Requested output latency in seconds: the device buffer. An underflow costs the time the
+        device went unfed beyond it, plus at most one period on PulseAudio.
     """
 
     _RESTART_PAUSE = 1.0  # seconds between attempts to reopen a lost device
@@ -173,9 +174,9 @@ class DeviceOutput:
         from .pulse import server_present
 
         _check_latency(latency)
-        self._pulse_first = device in _PULSE_DEVICES and server_present()
-        self.device = device if self._pulse_first else resolve_device(device)
-        self.host = "pulseaudio" if self._pulse_first else "portaudio"
+        pulse = device in _PULSE_DEVICES and server_present()
+        self.device = device if pulse else resolve_device(device)
+        self.host = "pulseaudio" if pulse else "portaudio"
         """``pulseaudio`` (libpulse, straight to the server) or ``portaudio``."""
         self.sample_rate = 0
         self.channels = 0
