@@ -102,7 +102,10 @@ def walk_holes(heard: np.ndarray, reference: np.ndarray, atol: float = 1e-6,
 
 def _resume(heard, end, reference, r, most_skipped, probe, atol):
     """(capture index, reference frames skipped) where the reference picks up again near ``end``.
-    The edges of a hole are fuzzy by a few frames where the music itself is near zero."""
+    The edges of a hole are fuzzy by a few frames where the music itself is near zero, and the
+    music may resume for less than ``probe`` frames before the next hole."""
+    quiet = np.flatnonzero(np.all(heard[end:end + probe] == 0, axis=1))
+    probe = max(8, int(quiet[0]) if len(quiet) else probe)
     span = reference[r:r + most_skipped + probe]
     windows = np.lib.stride_tricks.sliding_window_view(span, (probe, span.shape[1]))[:, 0]
     for shift in range(-8, 9):
@@ -125,6 +128,10 @@ def test_walk_holes_finds_inserted_silence_and_refuses_other_differences():
     assert walk_holes(skipping, reference) == [(3000, 300, 51)]
     with pytest.raises(AssertionError, match="does not resume"):
         walk_holes(skipping, reference, most_skipped=50)
+    # The music comes back for a moment between two holes.
+    stutter = np.concatenate([reference[:3000], np.zeros((300, 2), np.float32), reference[3000:3040],
+                              np.zeros((100, 2), np.float32), reference[3040:]])
+    assert walk_holes(stutter, reference) == [(3000, 300, 0), (3040, 100, 0)]
     garbled = reference.copy()
     garbled[5000] += 0.1
     with pytest.raises(AssertionError, match="not by a hole"):
