@@ -76,6 +76,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .holes import HoleMeter
+from .pulse import PulseStream, PulseUnavailable, server_present
 from .realtime import ask_for_realtime
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,6 @@ class DeviceOutput:
     _HOLE_TOLERANCE = {"pulseaudio": 0.002, "portaudio": 0.005}
 
     def __init__(self, device: int | str | None = None, *, blocksize: int = 0, latency: float = 0.02) -> None:
-        from .pulse import server_present
-
         _check_latency(latency)
         pulse = device in _PULSE_DEVICES and server_present()
         self.device = device if pulse else resolve_device(device)
@@ -239,8 +238,6 @@ class DeviceOutput:
     def _open(self) -> None:
         self._holes.restart()
         if self.host == "pulseaudio":
-            from .pulse import PulseStream, PulseUnavailable
-
             period = self.blocksize or max(64, round(self.requested_latency * self.sample_rate / 4))
             stream = PulseStream(self._deliver, self.sample_rate, self.channels, self.requested_latency, period,
                                  finished=self._wake.set)
