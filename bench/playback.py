@@ -7,9 +7,14 @@
 Sections:
 
 underruns  Play the procedural backend for --minutes through the sink at
-           --latency-ms device latency, once idle and once while another
-           thread of this (the game's) process does pure-Python busy work.
-           Counts ring underruns, output_underflow flags and device restarts.
+           --latency-ms device latency, under each of --loads: idle; busy
+           (another thread of this, the game's, process does pure-Python
+           busy work); game (two CPU hogs, `yes > /dev/null` at nice 0, plus
+           a thread of this process allocating, touching and freeing 64 MiB
+           over and over). Counts ring underruns, device underflows, the
+           holes the output's clock saw, device restarts, and the holes in
+           a recording of the sink (runs of digital silence inside the
+           music): their number, total and longest.
 latency    One captured session with --changes mood changes of each kind:
            transition="now" (call to first changed sample heard, p50/p95),
            "beat" and "bar" (first changed sample vs. the beat or bar
@@ -63,14 +68,93 @@ def busy_work(stop: threading.Event) -> None:
             x += i * i % 7
 
 
-def run_underruns(args: argparse.Namespace, feed: str, busy: bool) -> dict:
+def churn_memory(stop: threading.Event) -> None:
+    """A game's allocator: 64 MiB allocated, touched and freed, over and over."""
+    while not stop.is_set():
+        block = np.ones(8 << 20)  # 64 MiB of float64, every page touched
+        del block
+        time.sleep(0.01)
+
+
+class CaptureHoles:
+    """Records the sink's monitor with parec and finds the runs of digital silence inside the
+    music as they arrive, without keeping the audio (a 30-minute run is 0.7 GB)."""
+
+    MIN_FRAMES = 24  # 0.5 ms: shorter all-zero runs happen in music
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            ["parec", "-d", "testsink.monitor", "--format=float32le", f"--rate={SR}", "--channels=2", "--raw",
+             "--latency-msec=20"], stdout=subprocess.PIPE)
+        self.runs: list[int] = []  # lengths in frames, of runs after the music started
+        self._run = 0
+        self._started = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        rest = b""
+        while True:
+            chunk = self._proc.stdout.read1(1 << 16)
+            if not chunk:
+                return
+            data = rest + chunk
+            usable = len(data) // 8 * 8
+            rest = data[usable:]
+            silent = np.all(np.frombuffer(data[:usable], np.float32).reshape(-1, 2) == 0, axis=1)
+            self._scan(silent)
+
+    def _scan(self, silent: np.ndarray) -> None:
+        if not self._started:
+            sound = np.flatnonzero(~silent)
+            if not len(sound):
+                return
+            self._started = True
+            silent = silent[sound[0]:]
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
+        starts, ends = edges[::2], edges[1::2]
+        for a, b in zip(starts, ends):
+            if a == 0:  # continues the run the previous chunk ended with
+                self._run += b
+            else:
+                self._close_run()
+                self._run = b - a
+            if b < len(silent):
+                self._close_run()
+        if not len(starts) or ends[-1] < len(silent):
+            self._close_run()
+
+    def _close_run(self) -> None:
+        if self._run >= self.MIN_FRAMES:
+            self.runs.append(self._run)
+        self._run = 0
+
+    def stop(self) -> list[int]:
+        """Stop recording; the holes found (the silence after the music is not one)."""
+        self._proc.terminate()
+        self._proc.wait()
+        self._reader.join()
+        return self.runs
+
+
+def start_load(load: str, stop: threading.Event) -> list[subprocess.Popen]:
+    """Start the load a run is measured under; returns the processes to end afterwards."""
+    if load == "busy":
+        threading.Thread(target=busy_work, args=(stop,), daemon=True).start()
+    if load != "game":
+        return []
+    threading.Thread(target=churn_memory, args=(stop,), daemon=True).start()
+    return [subprocess.Popen(["sh", "-c", "exec yes > /dev/null"]) for _ in range(2)]
+
+
+def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
     stop = threading.Event()
-    worker = threading.Thread(target=busy_work, args=(stop,), daemon=True)
-    music = Soundtrack(seed=args.seed, mood=MOODS[0], device="pulse", latency=args.latency_ms / 1000,
+    device = int(args.device) if args.device.isdigit() else args.device
+    music = Soundtrack(seed=args.seed, mood=MOODS[0], device=device, latency=args.latency_ms / 1000,
                        ahead=args.ahead, seconds=args.minutes * 60, process=feed == "process",
                        blocksize=args.blocksize, config=stream_config(args))
-    if busy:
-        worker.start()
+    capture = CaptureHoles()
+    hogs = start_load(load, stop)
     try:
         with music:
             # Keep the music moving so that the generator keeps meeting new material.
@@ -81,10 +165,20 @@ def run_underruns(args: argparse.Namespace, feed: str, busy: bool) -> dict:
             status = music.status()
     finally:
         stop.set()
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+        holes = capture.stop()
     return {
         "underruns": status["underruns"],
         "output_underflows": status["output_underflows"],
         "restarts": music.playback.restarts,
+        "host": status["host"],
+        "clock_holes": status["holes"],
+        "clock_lost_ms": 1000 * status["lost_seconds"],
+        "capture_holes": len(holes),
+        "capture_silence_ms": 1000 * sum(holes) / SR,
+        "capture_longest_ms": 1000 * max(holes, default=0) / SR,
     }
 
 
@@ -263,12 +357,16 @@ def main() -> int:
     parser.add_argument("--ahead", type=float, default=0.05,
                         help="seconds generated ahead (default 0.05, the Soundtrack's)")
     parser.add_argument("--loads", default="idle,busy",
-                        help="underrun runs: idle, busy (another Python thread busy) or both (default)")
+                        help="underrun runs, comma-separated: idle, busy (another Python thread busy), "
+                             "game (two CPU hogs and a memory-churning thread) (default idle,busy)")
     parser.add_argument("--feeds", default="process",
                         help="where the generator runs in the underrun runs: process, thread or both "
                              "comma-separated (default process)")
     parser.add_argument("--blocksize", type=int, default=0, help="device frames per callback (default 0: the host's)")
     parser.add_argument("--hop", type=float, help="generator hop in seconds (default: the backend's)")
+    parser.add_argument("--device", default="pulse",
+                        help="underrun runs: output device (default pulse: straight to PulseAudio; a PortAudio "
+                             "device index plays through ALSA's pulse plugin instead)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=("underruns", "latency"))
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this run (seconds)")
@@ -288,12 +386,13 @@ def main() -> int:
         if args.only in (None, "underruns"):
             for feed in args.feeds.split(","):
                 for load in args.loads.split(","):
-                    busy = load == "busy"
-                    r = run_underruns(args, feed, busy)
-                    print(f"underruns  {args.minutes:g} min, generator in a {feed}, "
-                          f"{'busy thread' if busy else 'idle':11s}: underruns {r['underruns']}  "
-                          f"output_underflows {r['output_underflows']}  "
-                          f"device restarts {r['restarts']}", flush=True)
+                    r = run_underruns(args, feed, load)
+                    print(f"underruns  {args.minutes:g} min, generator in a {feed}, {load:5s} "
+                          f"(output: {r['output']}): underruns {r['underruns']}  "
+                          f"device underflows {r['output_underflows']}  device restarts {r['restarts']}  "
+                          f"clock holes {r['clock_holes']} ({r['clock_lost_ms']:.0f} ms)  "
+                          f"capture holes {r['capture_holes']}: total {r['capture_silence_ms']:.1f} ms, "
+                          f"longest {r['capture_longest_ms']:.1f} ms", flush=True)
         if args.only in (None, "latency"):
             r = run_latency(args)
             now = r["now_ms"]

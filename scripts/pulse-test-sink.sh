@@ -14,6 +14,13 @@
 # The daemon's runtime dir is $ADAPTIVE_MUSIC_PULSE_DIR (default
 # /tmp/adaptive-music-pulse); clients find the daemon through
 # XDG_RUNTIME_DIR=$ADAPTIVE_MUSIC_PULSE_DIR.
+#
+# Where allowed (root, or an rtprio limit), the daemon's main thread gets the
+# real-time priority its sink thread already has: PulseAudio moves client
+# audio into the sink on its main thread, and on a loaded 2-core machine that
+# thread, at its usual nice -11, was late often enough to leave 5-35 ms holes
+# every few seconds (see adaptive_music/playback/device.py). Set
+# ADAPTIVE_MUSIC_PULSE_RT=0 to keep the stock priorities.
 set -eu
 
 dir="${ADAPTIVE_MUSIC_PULSE_DIR:-/tmp/adaptive-music-pulse}"
@@ -39,6 +46,9 @@ start)
             sleep 0.05
         done
         XDG_RUNTIME_DIR="$dir" pactl set-default-sink testsink
+        if [ "${ADAPTIVE_MUSIC_PULSE_RT:-1}" != 0 ] && [ -f "$dir/pulse/pid" ]; then
+            chrt -r -p 5 "$(cat "$dir/pulse/pid")" 2>/dev/null || true
+        fi
     fi
     echo "export XDG_RUNTIME_DIR=$dir"
     ;;

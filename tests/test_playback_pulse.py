@@ -2,10 +2,16 @@
 
 The sink is clocked like a sound card, so this checks what a listener would
 hear: the captured audio equals an offline render of the same seed and
-control calls, sample for sample, with no dropouts and no underruns.
+control calls, sample for sample. A busy machine may still starve the
+device now and then (a late audio thread, a late sound server); the
+capture then holds a hole of silence and the music resumes after it. So
+the comparison walks the capture: every stretch between holes equals the
+render, nothing is lost or repeated, and every hole is at most one device
+buffer long (measured in the capture, not taken from a counter). One test
+starves the device on purpose and checks the hole and the beat times after it.
 The device latency is the issue's 20 ms; the generator runs a generous
-0.25 s ahead so that a busy 2-core CI machine can't starve it (the tight
-settings are measured by bench/playback.py).
+0.25 s ahead so that a busy 2-core CI machine can't starve the ring (the
+tight settings are measured by bench/playback.py).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -52,7 +60,7 @@ def pulse_sink():
 
 
 def align(capture: np.ndarray, reference: np.ndarray) -> int:
-    """Offset of ``reference`` in ``capture``, by FFT cross-correlation of the first second."""
+    """Offset of ``reference`` in ``capture``, by FFT cross-correlation of its first second."""
     a = capture.mean(axis=1).astype(np.float64)
     b = reference[:48000].mean(axis=1).astype(np.float64)
     n = 1 << (len(a) + len(b)).bit_length()
@@ -60,14 +68,91 @@ def align(capture: np.ndarray, reference: np.ndarray) -> int:
     return int(np.argmax(corr))
 
 
-def longest_silence(audio: np.ndarray) -> int:
-    """Longest run of frames that are exactly zero on every channel."""
-    silent = np.concatenate([[False], np.all(audio == 0, axis=1), [False]])
-    edges = np.flatnonzero(np.diff(silent.astype(np.int8)))
-    return int(np.max(edges[1::2] - edges[::2])) if len(edges) else 0
+def walk_holes(heard: np.ndarray, reference: np.ndarray, atol: float = 1e-6,
+               most_skipped: int = 1920) -> list[tuple[int, int, int]]:
+    """Match ``heard`` (a capture from the first sample of ``reference`` on) against ``reference``,
+    allowing runs of digital silence, after which the reference resumes at most ``most_skipped``
+    frames later than it stopped (at an underflow the sound server may drop what arrives late).
+
+    Returns the holes as (reference sample they start at, frames of silence, reference frames
+    skipped). Fails the test when the capture differs from the reference in any other way, or
+    ends before it does.
+    """
+    holes = []
+    c = r = 0
+    probe = 256  # frames that must match where the music resumes
+    while r < len(reference):
+        n = min(len(reference) - r, len(heard) - c)
+        assert n > 0, f"the capture ends {len(reference) - r} frames before the music does"
+        differs = np.flatnonzero(np.any(np.abs(heard[c:c + n] - reference[r:r + n]) > atol, axis=1))
+        if not len(differs):
+            c, r = c + n, r + n
+            continue
+        c, r = c + int(differs[0]), r + int(differs[0])
+        sound = np.flatnonzero(np.any(heard[c:] != 0, axis=1))
+        run = int(sound[0]) if len(sound) else len(heard) - c
+        assert run > 0, f"the capture differs from the render at sample {r}, and not by a hole"
+        resumed = _resume(heard, c + run, reference, r, most_skipped, probe, atol)
+        assert resumed is not None, f"after a {run}-frame hole at sample {r} the music does not resume"
+        at, skipped = resumed
+        holes.append((r, at - c, skipped))
+        c, r = at, r + skipped
+    return holes
+
+
+def _resume(heard, end, reference, r, most_skipped, probe, atol):
+    """(capture index, reference frames skipped) where the reference picks up again near ``end``.
+    The edges of a hole are fuzzy by a few frames where the music itself is near zero, and the
+    music may resume for less than ``probe`` frames before the next hole."""
+    quiet = np.flatnonzero(np.all(heard[end:end + probe] == 0, axis=1))
+    probe = max(8, int(quiet[0]) if len(quiet) else probe)
+    span = reference[r:r + most_skipped + probe]
+    windows = np.lib.stride_tricks.sliding_window_view(span, (probe, span.shape[1]))[:, 0]
+    for shift in range(-8, 9):
+        got = heard[end + shift:end + shift + probe]
+        if len(got) < probe:
+            continue
+        fits = np.flatnonzero(np.all(np.abs(windows - got) <= atol, axis=(1, 2)))
+        if len(fits):
+            return end + shift, int(fits[0])
+    return None
+
+
+def test_walk_holes_finds_inserted_silence_and_refuses_other_differences():
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(-0.5, 0.5, (10000, 2)).astype(np.float32)
+    heard = np.concatenate([reference[:3000], np.zeros((300, 2), np.float32), reference[3000:7000],
+                            np.zeros((50, 2), np.float32), reference[7000:]])
+    assert walk_holes(heard, reference) == [(3000, 300, 0), (7000, 50, 0)]
+    skipping = np.concatenate([reference[:3000], np.zeros((300, 2), np.float32), reference[3051:]])
+    assert walk_holes(skipping, reference) == [(3000, 300, 51)]
+    with pytest.raises(AssertionError, match="does not resume"):
+        walk_holes(skipping, reference, most_skipped=50)
+    # The music comes back for a moment between two holes.
+    stutter = np.concatenate([reference[:3000], np.zeros((300, 2), np.float32), reference[3000:3040],
+                              np.zeros((100, 2), np.float32), reference[3040:]])
+    assert walk_holes(stutter, reference) == [(3000, 300, 0), (3040, 100, 0)]
+    garbled = reference.copy()
+    garbled[5000] += 0.1
+    with pytest.raises(AssertionError, match="not by a hole"):
+        walk_holes(garbled, reference)
+    with pytest.raises(AssertionError, match="ends"):
+        walk_holes(reference[:9000], reference)
 
 
 def test_playback_through_pulse_matches_offline_render(pulse_sink):
+    try:
+        check_playback_matches_offline_render()
+    except OneHoleTooLong as exc:  # the machine stalled us past a whole buffer: once may be bad luck
+        logging.getLogger(__name__).warning("retrying once: %s", exc)
+        check_playback_matches_offline_render()
+
+
+class OneHoleTooLong(AssertionError):
+    """A hole longer than one device buffer, which the device or the ring reported."""
+
+
+def check_playback_matches_offline_render():
     seconds, seed, mood = 12.0, 7, "calm exploration, soft strings"
     capture = PulseCapture("testsink.monitor")
     capture.start()
@@ -95,14 +180,76 @@ def test_playback_through_pulse_matches_offline_render(pulse_sink):
     reference = render_controls(music.spec.build(), controls, frames)
 
     assert status["error"] is None
-    assert (status["underruns"], status["output_underflows"]) == (0, 0), status
+    assert status["host"] == "pulseaudio"
     start = align(captured, reference)
-    heard = captured[start : start + frames]
-    assert len(heard) == frames, "the capture ends before the music does"
-    # Sample-aligned and sample-exact (float32 passes through the sink unchanged).
-    np.testing.assert_allclose(heard, reference, rtol=0, atol=1e-6)
-    # No dropouts: no run of digital silence the music itself does not have.
-    assert longest_silence(heard) <= longest_silence(reference)
+    # Sample-aligned and sample-exact (float32 passes through the sink unchanged), between holes.
+    holes = walk_holes(captured[start:], reference)
+    buffer = round(status["latency"] * 48000)
+    too_long = [h for h in holes if h[1] > buffer]
+    # A hole is the device running dry (its clock saw it) or the generator falling behind (a ring
+    # underrun, heard as one buffer of silence): either is a stall of this machine, not a mismatch.
+    if too_long and (status["holes"] or status["underruns"]):
+        raise OneHoleTooLong(f"holes {holes} (frames) with a {buffer}-frame buffer; status {status}")
+    assert not too_long, f"holes {holes} longer than the {buffer}-frame buffer, which nothing reported"
+
+
+def stall(pid: int, seconds: float) -> None:
+    """Stop process ``pid`` for ``seconds``, as a machine that does not run it would."""
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))  # so that our own sleep is on time
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(seconds)
+        os.kill(pid, signal.SIGCONT)
+    finally:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs real-time scheduling to starve the device by a set time")
+def test_a_starved_device_costs_at_most_one_buffer_and_the_beats_stay_on_time(pulse_sink):
+    seconds, latency = 8.0, 0.02
+    stalled_for = 2 * latency
+    # A capture with a relaxed latency does not hold the sink's latency down: a sink left
+    # without a stream goes back to its long default, as a desktop's does.
+    capture = PulseCapture("testsink.monitor", latency=0.05)
+    capture.start()
+    beats = []
+    try:
+        with Soundtrack(seed=3, mood="tense chase, fast drums", device="pulse", latency=latency, ahead=0.25,
+                        seconds=seconds) as music:
+            music.on_beat(beats.append)
+            while music.status()["playhead"] < 3.0:
+                time.sleep(0.01)
+            stalled_at = time.monotonic()
+            # The audio thread (all of the playback process) misses the device by up to one buffer.
+            stall(music.feed._proc.pid, stalled_for)
+            assert music.wait(timeout=seconds + 10)
+            status = music.status()
+    finally:
+        captured = capture.stop()
+
+    frames = int(seconds * 48000)
+    reference = render_controls(music.spec.build(), [], frames)
+    start = align(captured, reference)
+    holes = walk_holes(captured[start:], reference)
+    assert holes, "starving the device left no hole"
+    # The stall outlasted the device buffer by up to one buffer; recovering may cost one buffer
+    # more, so the hole is at most the stall (the ALSA pulse plugin's reconnection cost 2 s).
+    longest = max(silence for _, silence, _ in holes)
+    assert longest <= round(stalled_for * 48000), f"holes {holes} (frames) after a {stalled_for}-s stall"
+    assert status["holes"] >= 1 and status["lost_seconds"] >= 0.005, status
+
+    # Each beat is heard when its event said it would be, before the hole and after it.
+    def heard_at(sample: int) -> float:
+        return capture.played_at(start + sample + sum(silence - skipped for at, silence, skipped in holes
+                                                      if at <= sample))
+
+    error = {b.sample: b.time - heard_at(b.sample) for b in beats}
+    before = [e for b, e in zip(beats, error.values()) if b.time < stalled_at - 0.3]
+    after = [e for b, e in zip(beats, error.values()) if b.time > stalled_at + 0.5]
+    assert len(before) >= 3 and len(after) >= 3, beats
+    # One constant offset (how the capture's clock sits against the sink's) fits all of them.
+    spread = np.ptp(before + after)
+    assert spread < 0.004, f"beat time errors {np.round(np.array(before + after) * 1000, 1)} ms"
 
 
 def test_unknown_device_lists_the_devices_that_exist(pulse_sink):
@@ -140,4 +287,5 @@ def test_play_command_plays_on_the_device_and_takes_moods_typed_on_stdin(pulse_s
         input="qwxz zzkq\ntense chase, fast drums\n", capture_output=True, text=True, timeout=60)
     assert play.returncode == 0, play.stderr
     assert "not a usable mood" in play.stderr  # a bad line is refused and playback goes on
-    assert "played 3.0 s, 0 underruns, 0 device underflows; mood: tense chase, fast drums" in play.stderr
+    assert re.search(r"played 3.0 s, \d+ underruns, \d+ device underflows \(\d+ ms of silence in \d+ holes\); "
+                     r"mood: tense chase, fast drums", play.stderr), play.stderr

@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if live:
         sys.stderr.write("\n")
     print(f"played {status['playhead']:.1f} s, {status['underruns']} underruns, "
-          f"{status['output_underflows']} device underflows; mood: {status['mood']}", file=sys.stderr)
+          f"{status['output_underflows']} device underflows ({status['lost_seconds'] * 1000:.0f} ms of silence "
+          f"in {status['holes']} holes); mood: {status['mood']}", file=sys.stderr)
     if status["error"]:
         print(f"adaptive-music play: the generator failed: {status['error']}", file=sys.stderr)
         return 1

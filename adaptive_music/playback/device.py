@@ -12,12 +12,62 @@ reopens the stream when the device goes away, and says so in the log.
 :class:`ClockedFileSink` runs the same pipeline on machines without a sound
 card: a thread paced by the monotonic clock takes buffers in real time, as a
 device would, and writes them to a WAV file.
+
+Underflows on Linux desktops
+----------------------------
+Most Linux desktops run PortAudio programs through ALSA's ``pulse`` plugin
+(the ``pulse`` device, and ``default`` where PulseAudio or PipeWire runs).
+There, one late buffer used to cost up to two seconds of silence. Measured
+here (PortAudio 19.6.0, alsa-plugins 1.2.7.1, PulseAudio 16.1, null sink),
+with a sine at ``latency=0.02`` and one callback made 80 ms late:
+
+- PortAudio picks 240-frame periods; the plugin turns the ALSA buffer into a
+  server stream with ``tlength`` = buffer, ``minreq`` = period and
+  ``prebuf`` = buffer - period (``pactl``: buffer latency 25 ms).
+- The plugin's ``handle_underrun`` is on by default (with any libpulse of
+  0.99 or later): when the server reports the stream ran dry, the plugin's
+  pointer callback returns ``-EPIPE``. PortAudio sees an xrun and recovers
+  with ``snd_pcm_recover``/``snd_pcm_prepare`` (``ALSA lib pcm.c:
+  (snd_pcm_recover) underrun occurred``), then primes the buffer with
+  silence and restarts.
+- The plugin's prepare **disconnects the server stream and makes a new
+  one** (``pactl list sink-inputs`` shows a new sink-input index after each
+  underflow). For that moment the sink has no stream, so it falls back to
+  its longest latency (a null sink renders 2-s blocks; a sound card sink
+  fills its 2-s timer-scheduled buffer) and has already rendered ahead when
+  the new stream arrives, which waits behind it. The capture holds a
+  2.03-s hole and the PortAudio callback stops for those 2 s. Only a
+  client that holds the sink's latency down meanwhile (a ``parec`` with a
+  5-ms latency, as the project's tests had) hides it: then the hole is the
+  lateness, plus the priming.
+
+So the default device and ``pulse`` now play through
+:class:`~adaptive_music.playback.pulse.PulseStream`: one server stream for
+the whole session, ``tlength`` = the latency, ``prebuf`` = ``minreq`` =
+one period. An underflow stops the stream in the server until one period
+arrives; nothing is reconnected or re-primed, so the hole is how long the
+device went unfed plus at most one period (80 ms late at 20 ms latency:
+65 ms; 30 ms late: 10-15 ms). The server's latency report moves the
+clock by the hole, so the playhead and beat times stay right, and
+:class:`~adaptive_music.playback.holes.HoleMeter` counts the holes
+(``holes``, ``lost_seconds`` in ``status``). At an underflow the server may
+also drop part of a period (up to ~130 frames seen), which no client can
+prevent.
+
+Where the remaining underflows come from, with the audio thread at
+real-time priority: mostly the sound server. PulseAudio moves client audio
+into the sink on its main thread, which runs at nice -11, not real-time;
+on a loaded 2-core machine it was late by 30-90 ms every few seconds, and
+the stream ran dry with our thread on time (``pa_simple_get_latency`` had
+shown a full buffer). With that thread at real-time priority too (as
+``scripts/pulse-test-sink.sh`` sets it where allowed), the same load left
+0-1 holes in 20 s instead of 4-10. Next comes the GIL: the generator
+thread of the playback process can be preempted while it holds it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -25,10 +75,18 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .holes import HoleMeter
+from .pulse import PulseStream, PulseUnavailable, server_present
+from .realtime import ask_for_realtime
+
 log = logging.getLogger(__name__)
 
 FillFunction = Callable[[np.ndarray, float], None]
 """``fill(out, heard_at)``: fill ``out`` (frames, channels) whose first frame is heard at ``heard_at``."""
+
+
+# Device names that mean "the PulseAudio server" on a desktop (ALSA's default routes there too).
+_PULSE_DEVICES = (None, "pulse", "default")
 
 
 class NoAudioDeviceError(RuntimeError):
@@ -88,24 +146,37 @@ def resolve_device(device: int | str | None) -> int | str | None:
 class DeviceOutput:
     """Plays through a sound device.
 
+    On a machine with a PulseAudio (or PipeWire) server, the default device
+    and the device named ``pulse`` play through a :class:`~adaptive_music.playback.pulse.PulseStream`
+    straight to the server; everything else, and those too when no server
+    answers (logged, with the reason), through PortAudio. :attr:`host` says which.
+
     Parameters
     ----------
     device
         Device index or (part of a) name, as ``sounddevice`` takes it; None for the default.
     blocksize
-        Frames per callback; 0 lets the host choose (often the lowest latency).
+        Frames per callback; 0 lets the host choose (PortAudio), or a quarter of the latency (PulseAudio).
     latency
-        Requested output latency in seconds.
+        Requested output latency in seconds: the device buffer. An underflow costs the time the
+        device went unfed beyond it, plus at most one period on PulseAudio.
     """
 
     _RESTART_PAUSE = 1.0  # seconds between attempts to reopen a lost device
     # Seconds without a callback after which a running stream counts as lost;
     # PulseAudio can pause a fresh stream for up to about 2 s.
     _STALL = 3.0
+    # Smallest jump of the stream clock that counts as a hole: above the jitter of each
+    # host's timing (measured here: PulseAudio's latency report within 0.2 ms,
+    # PortAudio's DAC time through the ALSA pulse plugin within 3 ms).
+    _HOLE_TOLERANCE = {"pulseaudio": 0.002, "portaudio": 0.005}
 
     def __init__(self, device: int | str | None = None, *, blocksize: int = 0, latency: float = 0.02) -> None:
         _check_latency(latency)
-        self.device = resolve_device(device)
+        pulse = device in _PULSE_DEVICES and server_present()
+        self.device = device if pulse else resolve_device(device)
+        self.host = "pulseaudio" if pulse else "portaudio"
+        """``pulseaudio`` (libpulse, straight to the server) or ``portaudio``."""
         self.sample_rate = 0
         self.channels = 0
         self.blocksize = int(blocksize)
@@ -113,15 +184,32 @@ class DeviceOutput:
         self.latency = float(latency)
         """Output latency the open stream reports, in seconds."""
         self.output_underflows = 0
-        """Callbacks whose status carried ``output_underflow``: the host ran out of audio."""
+        """Times the device ran out of audio: PortAudio's ``output_underflow`` flags, or on
+        PulseAudio the holes its clock shows."""
         self.restarts = 0
+        self._holes = HoleMeter(1, 0.0)
         self._fill: FillFunction | None = None
         self._stream: Any = None
         self._callbacks = 0
+        self._played = False  # a stream has been open: a failure to reopen is the device's, for now
         self._realtime_tried = False
         self._running = False
         self._watchdog: threading.Thread | None = None
         self._wake = threading.Event()
+
+    @property
+    def holes(self) -> int:
+        """Stretches of silence the stream let through, measured on the stream's clock."""
+        return self._holes.holes
+
+    @property
+    def lost_seconds(self) -> float:
+        """Total length of those holes: how much later the music is heard than it would have been."""
+        return self._holes.lost_seconds
+
+    @property
+    def longest_hole(self) -> float:
+        return self._holes.longest
 
     def spec(self) -> dict[str, Any]:
         """What :func:`output_from_spec` needs to open the same device in another process."""
@@ -132,6 +220,7 @@ class DeviceOutput:
         """Open a float32 stream and start calling ``fill`` from the audio thread."""
         self._fill = fill
         self.sample_rate, self.channels = int(sample_rate), int(channels)
+        self._holes = HoleMeter(self.sample_rate, self._HOLE_TOLERANCE[self.host])
         self._open()
         self._running = True
         self._watchdog = threading.Thread(target=self._watch, name="adaptive-music-device-watchdog",
@@ -147,6 +236,26 @@ class DeviceOutput:
         self._close()
 
     def _open(self) -> None:
+        self._holes.restart()
+        if self.host == "pulseaudio":
+            period = self.blocksize or max(64, round(self.requested_latency * self.sample_rate / 4))
+            stream = PulseStream(self._deliver, self.sample_rate, self.channels, self.requested_latency, period,
+                                 finished=self._wake.set)
+            try:
+                stream.start()
+            except PulseUnavailable as exc:
+                if self._played:
+                    raise  # it played before: the server is away for now; the watchdog retries
+                log.warning("playing through PortAudio instead of straight to PulseAudio: %s", exc)
+                self.host = "portaudio"
+                self.device = resolve_device(self.device)
+                self._holes = HoleMeter(self.sample_rate, self._HOLE_TOLERANCE[self.host])
+                self._open()
+                return
+            self.latency = stream.latency
+            self._stream = stream
+            self._played = True
+            return
         sd = _sounddevice()
         stream = sd.OutputStream(
             device=self.device, samplerate=self.sample_rate, channels=self.channels, dtype="float32",
@@ -172,18 +281,26 @@ class DeviceOutput:
                 log.debug("closing the audio stream failed: %s", exc)
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        # The audio thread: no logging, no allocation beyond what sounddevice hands us.
+        # PortAudio's audio thread: no logging, no allocation beyond what sounddevice hands us.
         if not self._realtime_tried:
             self._realtime_tried = True
-            _ask_for_realtime()
+            ask_for_realtime()
         if status.output_underflow:
             self.output_underflows += 1
-        self._callbacks += 1
         dac = time_info.outputBufferDacTime
         now = time.monotonic()
         # PortAudio's stream clock differs from the monotonic one; carry the offset over.
-        heard_at = now + (dac - time_info.currentTime) if dac > 0 else now + self.latency
-        self._fill(outdata, heard_at)  # type: ignore[misc]
+        self._deliver(outdata, now + (dac - time_info.currentTime) if dac > 0 else now + self.latency)
+
+    def _deliver(self, out: np.ndarray, heard_at: float) -> None:
+        """The audio thread, from either host: measure the clock, then fill."""
+        self._callbacks += 1
+        holes = self._holes
+        before = holes.holes
+        holes.observe(heard_at, len(out))
+        if holes.holes != before and self.host == "pulseaudio":
+            self.output_underflows += 1
+        self._fill(out, heard_at)  # type: ignore[misc]
 
     def _watch(self) -> None:
         seen = self._callbacks
@@ -261,6 +378,10 @@ class ClockedFileSink:
         self.channels = 0
         self.output_underflows = 0
         self.restarts = 0  # a file is never lost
+        self.host = "file"
+        self.holes = 0  # a file takes every buffer: late ones count as output_underflows, but leave no hole
+        self.lost_seconds = 0.0
+        self.longest_hole = 0.0
         self.frames_written = 0
         self._running = False
         self._thread: threading.Thread | None = None
@@ -316,20 +437,6 @@ class ClockedFileSink:
                     self._wav = None
             self.frames_written += len(buf)
             k += 1
-
-
-# Real-time priority asked for the audio thread: low, like the sound server's own (PulseAudio's default is 5).
-_REALTIME_PRIORITY = 5
-
-
-def _ask_for_realtime() -> None:
-    """Move the calling thread (the audio thread) to real-time FIFO scheduling, as audio
-    applications do, so that busy threads of ordinary priority cannot delay a buffer; without
-    the privilege (CAP_SYS_NICE or an rtprio limit) it keeps its priority, silently."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(_REALTIME_PRIORITY))
-    except (AttributeError, OSError):  # not Linux, or not allowed
-        pass
 
 
 def output_spec(output: object) -> dict[str, Any] | None:

@@ -68,6 +68,10 @@ class EngineOutput:
         self.wait = float(wait)
         self.output_underflows = 0  # the engine counts its own
         self.restarts = 0
+        self.host = "engine"
+        self.holes = 0  # every pulled frame is handed out: an engine's own holes are its to count
+        self.lost_seconds = 0.0
+        self.longest_hole = 0.0
         self.sample_rate: int | None = None
         """The engine's sample rate, set by :meth:`open`."""
         self.channels: int | None = None

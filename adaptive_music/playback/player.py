@@ -28,8 +28,15 @@ class Output(Protocol):
 
     latency: float
     """Seconds from taking a buffer to hearing it (known once started)."""
+    host: str
+    """What plays it: ``pulseaudio``, ``portaudio``, ``file`` or ``engine``."""
     output_underflows: int
     restarts: int
+    holes: int
+    """Stretches of silence the output let through (see :class:`~adaptive_music.playback.holes.HoleMeter`)."""
+    lost_seconds: float
+    """Their total length: how much later than planned the music is heard."""
+    longest_hole: float
 
     def start(self, fill: Callable[[np.ndarray, float], None], sample_rate: int, channels: int) -> None: ...
 
@@ -114,15 +121,18 @@ class PlayerState:
         state. None allocates.
     """
 
-    NBYTES = 8 * 8
+    NBYTES = 16 * 8
     _SEQ, _FRAME, _PAUSED, _DONE, _UNDERFLOWS, _RESTARTS = range(6)  # int64 slots
     _TIME, _LATENCY = 6, 7  # float64 slots
+    _HOLES, _HOST = 8, 9  # int64 slots
+    _LOST, _LONGEST = 10, 11  # float64 slots
+    HOSTS = ("", "pulseaudio", "portaudio", "file", "engine")
 
     def __init__(self, buffer: object = None) -> None:
         if buffer is None:
             buffer = bytearray(self.NBYTES)
-        self._i = np.frombuffer(buffer, np.int64, 8)
-        self._f = np.frombuffer(buffer, np.float64, 8)
+        self._i = np.frombuffer(buffer, np.int64, 16)
+        self._f = np.frombuffer(buffer, np.float64, 16)
 
     def publish_clock(self, frame: int, heard_at: float) -> None:
         i = self._i
@@ -144,9 +154,30 @@ class PlayerState:
                     return frame, heard_at
 
     def publish_output(self, output: "Output") -> None:
-        self._i[self._UNDERFLOWS] = output.output_underflows
-        self._i[self._RESTARTS] = output.restarts
-        self._f[self._LATENCY] = output.latency
+        i, f = self._i, self._f
+        i[self._UNDERFLOWS] = output.output_underflows
+        i[self._RESTARTS] = output.restarts
+        i[self._HOLES] = output.holes
+        i[self._HOST] = self.HOSTS.index(output.host)
+        f[self._LATENCY] = output.latency
+        f[self._LOST] = output.lost_seconds
+        f[self._LONGEST] = output.longest_hole
+
+    @property
+    def host(self) -> str:
+        return self.HOSTS[int(self._i[self._HOST])]
+
+    @property
+    def holes(self) -> int:
+        return int(self._i[self._HOLES])
+
+    @property
+    def lost_seconds(self) -> float:
+        return float(self._f[self._LOST])
+
+    @property
+    def longest_hole(self) -> float:
+        return float(self._f[self._LONGEST])
 
     @property
     def output_underflows(self) -> int:
@@ -256,6 +287,25 @@ class Playback:
     def restarts(self) -> int:
         """Times the output reopened a lost device."""
         return self.state.restarts
+
+    @property
+    def holes(self) -> int:
+        """Stretches of silence the output let through, on the output's clock."""
+        return self.state.holes
+
+    @property
+    def lost_seconds(self) -> float:
+        """Their total length: the clock (playhead, beat times) has moved on by this much."""
+        return self.state.lost_seconds
+
+    @property
+    def longest_hole(self) -> float:
+        return self.state.longest_hole
+
+    @property
+    def host(self) -> str:
+        """What plays the music: ``pulseaudio``, ``portaudio``, ``file`` or ``engine``."""
+        return self.state.host
 
     @property
     def latency(self) -> float:

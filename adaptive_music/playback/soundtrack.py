@@ -233,9 +233,10 @@ class Soundtrack:
 
     def status(self) -> dict[str, Any]:
         """Where the music is: mood and intensity (latest requested), playhead and
-        buffered seconds, underruns, the bpm, bar and beat last heard, and the
-        output (``device``, ``engine`` or ``file``; an engine output adds its
-        ``engine_rate``, stream ``position`` and ``pulls``)."""
+        buffered seconds, underruns, the bpm, bar and beat last heard, the output
+        (``device``, ``engine`` or ``file``; an engine output adds its ``engine_rate``,
+        stream ``position`` and ``pulls``), what plays it (``host``) and the silence it
+        let through (``holes``, ``lost_seconds``, ``longest_hole``)."""
         heard = self.beats.last
         playback = self.playback
         error = self.feed.error
@@ -246,6 +247,10 @@ class Soundtrack:
             "buffered": playback.buffered,
             "underruns": playback.underruns,
             "output_underflows": playback.output_underflows,
+            "holes": playback.holes,
+            "lost_seconds": playback.lost_seconds,
+            "longest_hole": playback.longest_hole,
+            "host": playback.host,
             "bpm": heard.bpm if heard else None,
             "bar": heard.bar if heard else None,
             "beat": heard.beat if heard else None,

@@ -32,6 +32,20 @@ from .ringbuffer import RingBuffer
 _SWITCH_INTERVAL = 0.0005
 
 
+# Nice value asked for this process's threads (the generator above all): the game's ordinary
+# threads must not keep the generator from staying ahead of the audio thread.
+_NICE = -10
+
+
+def _ask_for_priority() -> None:
+    """Raise the priority of the threads started from here on; without the privilege
+    (CAP_SYS_NICE, or an RLIMIT_NICE that allows it) they keep theirs, silently."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, _NICE)  # on Linux: this thread, inherited by new ones
+    except (AttributeError, OSError):
+        pass
+
+
 class _ParentLog(logging.Handler):
     """Sends log records to the parent, which logs them under the same logger name."""
 
@@ -49,6 +63,7 @@ class _ParentLog(logging.Handler):
 def main() -> int:
     """The child's side: read the setup, then generate and play until stdin closes."""
     sys.setswitchinterval(_SWITCH_INTERVAL)
+    _ask_for_priority()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries frames only
     setup = read_frame(stdin)
