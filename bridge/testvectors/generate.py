@@ -171,7 +171,7 @@ def msgpack_vectors() -> list[dict]:
             ("sample_rate", integer(48000)), ("channels", integer(2)),
         ])),
         ("request audio_pull", mapping([
-            ("v", integer(1)), ("id", integer(2**64 - 1)), ("type", text("audio_pull")), ("frames", integer(1024)),
+            ("v", integer(1)), ("id", integer(9)), ("type", text("audio_pull")), ("frames", integer(1024)),
         ])),
         ("reply ok queued", mapping([("v", integer(1)), ("id", integer(2)), ("ok", boolean(True)),
                                      ("queued", boolean(False))])),

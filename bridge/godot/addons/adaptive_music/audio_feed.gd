@@ -1,0 +1,137 @@
+class_name AdaptiveMusicAudioFeed
+extends RefCounted
+## Engine output mode (protocol 1.1, `adaptive-music serve --output engine`): pulls the music
+## as float32 PCM with audio_open/audio_pull on its own DEALER connection and keeps a local ring
+## of stereo frames for the engine's mixer. The pulls are the flow control: they are sent only
+## while the ring plus the frames already asked for is below target_frames, so the engine's
+## consumption is the clock and the server never runs ahead of it.
+
+const CHANNELS := 2
+const MAX_PULLS_IN_FLIGHT := 4
+
+var client: AdaptiveMusicClient
+var sample_rate: int
+var pull_frames: int
+var target_frames: int
+## Stream position (frames at sample_rate) of the next frame take() returns; -1 before audio_open.
+var position := -1
+## Blocks whose position was not where the previous one ended (the stream skipped; 0 normally).
+var gaps := 0
+var blocks := 0
+var last_error := ""
+
+var _ring := PackedFloat32Array()
+var _read := 0
+var _end := -1
+var _opened := false
+var _pulls := {}
+var _open_id := -1
+
+
+## target_frames: the engine's own buffer plus a margin; two pulls' worth is added to it.
+func _init(command_address: String, rate: int, frames_per_pull: int, buffer_frames: int) -> void:
+	client = AdaptiveMusicClient.new(command_address)
+	sample_rate = rate
+	pull_frames = frames_per_pull
+	target_frames = buffer_frames + 2 * frames_per_pull
+
+
+func open(now_ms: int) -> void:
+	client.open(now_ms)
+
+
+func close() -> void:
+	client.close()
+
+
+func frames_buffered() -> int:
+	return (_ring.size() - _read) / CHANNELS
+
+
+## Network work for one game frame; returns the client's events (errors, connects) for the node.
+func poll(now_ms: int) -> Array:
+	var passed := []
+	for item in client.poll(now_ms):
+		if item["kind"] == "reply" and item["id"] == _open_id:
+			_on_open(item)
+		elif item["kind"] == "reply" and _pulls.has(item["id"]):
+			_pulls.erase(item["id"])
+			_on_block(item)
+		elif item["kind"] == "reply" and item["type"] == "hello" and item["ok"]:
+			_opened = false
+			var fields := {"sample_rate": sample_rate, "channels": CHANNELS}
+			_open_id = client.request("audio_open", fields, now_ms)
+		else:
+			passed.append(item)
+	if _opened and client.is_connected_to_server():
+		var asked := 0
+		for id in _pulls:
+			asked += _pulls[id]
+		while frames_buffered() + asked < target_frames and _pulls.size() < MAX_PULLS_IN_FLIGHT:
+			var id := client.request("audio_pull", {"frames": pull_frames}, now_ms)
+			_pulls[id] = pull_frames
+			asked += pull_frames
+	return passed
+
+
+## Up to count stereo frames from the ring, oldest first; advances position.
+func take(count: int) -> PackedVector2Array:
+	var frames := mini(count, frames_buffered())
+	var out := PackedVector2Array()
+	out.resize(frames)
+	for i in range(frames):
+		out[i] = Vector2(_ring[_read], _ring[_read + 1])
+		_read += CHANNELS
+	position += frames
+	if _read == _ring.size():
+		_ring = PackedFloat32Array()
+		_read = 0
+	return out
+
+
+func _on_open(item: Dictionary) -> void:
+	_open_id = -1
+	if not item["ok"]:
+		last_error = item["reply"]["error"]["message"]
+		return
+	var reply: Dictionary = item["reply"]
+	if reply.get("sample_rate") != sample_rate or reply.get("channels") != CHANNELS:
+		last_error = (
+			"audio_open: the server answered %s Hz x %s"
+			% [reply.get("sample_rate"), reply.get("channels")]
+		)
+		return
+	last_error = ""
+	var start: int = reply["position"]
+	if _end >= 0 and start != _end:
+		# The stream went on without us (a server restart): what is left here no longer fits.
+		gaps += 1
+		last_error = "audio_open: the stream continues at %d, expected %d" % [start, _end]
+		_ring = PackedFloat32Array()
+		_read = 0
+		position = start
+	elif position < 0:
+		position = start
+	_end = start
+	_opened = true
+
+
+func _on_block(item: Dictionary) -> void:
+	if not item["ok"]:
+		last_error = item["reply"]["error"]["message"]
+		return
+	var reply: Dictionary = item["reply"]
+	var pcm: PackedByteArray = reply.get("pcm", PackedByteArray())
+	var frames: int = reply.get("frames", 0)
+	if pcm.size() != frames * CHANNELS * 4 or reply.get("channels") != CHANNELS:
+		last_error = "audio_pull: a block of %d bytes for %d frames" % [pcm.size(), frames]
+		return
+	if reply["position"] != _end:
+		gaps += 1
+		last_error = "audio_pull: block at %d, expected %d" % [reply["position"], _end]
+	if _read > 0:
+		_ring = _ring.slice(_read)
+		_read = 0
+	_ring.append_array(pcm.to_float32_array())
+	_end = reply["position"] + frames
+	blocks += 1
