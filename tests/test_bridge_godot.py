@@ -418,6 +418,132 @@ def test_the_client_survives_a_server_restart(godot, clients, tmp_path):
         stop_server(soundtrack, server)
 
 
+# --- audio_feed.gd + event_clock.gd against a real `serve --output engine` ---
+
+class SimulatedGenerator:
+    """Stands in for Godot's AudioStreamGeneratorPlayback as its class reference describes it: a
+    ring of `capacity` frames, get_frames_available() = free space, push_buffer() all or nothing,
+    get_skips() = mixes that found too few frames (the rest played as silence). mix() is the
+    engine's audio thread taking the next block; what it takes is kept in `heard`."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.buffer: list = []
+        self.heard: list = []
+        self.skips = 0
+
+    def get_frames_available(self):
+        return self.capacity - len(self.buffer)
+
+    def push_buffer(self, frames):
+        if len(frames.values) > self.get_frames_available():
+            return False
+        self.buffer.extend((v.x, v.y) for v in frames.values)
+        return True
+
+    def get_skips(self):
+        return self.skips
+
+    def mix(self, frames: int):
+        if len(self.buffer) < frames:
+            self.skips += 1
+        self.heard.extend(self.buffer[:frames])
+        del self.buffer[:frames]
+
+
+def start_engine_server(tmp_path):
+    from adaptive_music.playback.engine_output import EngineOutput
+
+    soundtrack = Soundtrack(backend="procedural", seed=5, mood="calm exploration, soft strings", sink=EngineOutput())
+    soundtrack.__enter__()
+    server = Server(soundtrack, commands="tcp://127.0.0.1:*", events="tcp://127.0.0.1:*", moods=MOODS)
+    server.__enter__()
+    return soundtrack, server
+
+
+def test_engine_output_plays_every_pulled_frame_and_fires_events_on_their_sample(godot, clients, tmp_path):
+    import numpy as np
+
+    rate, tick_frames, mix_block = 44100, 735, 512  # a 60 fps game at 44.1 kHz; Godot mixes 512 frames
+    soundtrack, server = start_engine_server(tmp_path)
+    served = []
+    pull = server.engine.pull
+    server.engine.pull = lambda frames: served.append(pull(frames)) or served[-1]
+    try:
+        feed = Driver(godot, godot.new(godot.globals["AdaptiveMusicAudioFeed"],
+                                       [server.commands_endpoint, rate, 1024, rate // 10]))
+        generator = SimulatedGenerator(8192)
+        feed.call("attach", generator)
+        feed.call("open", now_ms())
+        client = make_client(godot, server.commands_endpoint, server.events_endpoint)
+        clients.extend([client, Driver(godot, feed.instance.fields["client"])])
+        client.until(lambda i: i["kind"] == "connected" and i["socket"] == "events")
+        clock = Driver(godot, godot.new(godot.globals["AdaptiveMusicEventClock"], []))
+        released, late, mixed, pending_mix = [], [], 0, 0.0
+        for tick in range(60 * 3):  # three seconds of game frames, on the simulated engine clock
+            if tick == 60:
+                client.request("set_mood", {"text": "tense stealth, muted strings"})
+            for item in client.poll():
+                if item["kind"] == "event" and item["topic"] in ("beat", "bar", "mood"):
+                    if item["data"]["sample"] < feed.call("played_position", 0):
+                        late.append(item)
+                    clock.call("add", item["topic"], to_gd(item["data"]))
+            deadline = time.monotonic() + 0.05
+            while True:  # the network answers within a game frame on loopback: wait for it
+                assert not [i for i in feed.poll() if i["kind"] == "error"]
+                if not feed.instance.fields["_pulls"] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.0005)
+            feed.call("fill")
+            if generator.heard or len(generator.buffer) >= rate // 10:  # the mixer starts once primed
+                pending_mix += tick_frames
+                while pending_mix >= mix_block:
+                    generator.mix(mix_block)
+                    pending_mix -= mix_block
+                    mixed += mix_block
+            played = feed.call("played_position", 0)
+            for topic, data in clock.call("due", played):
+                released.append((topic, data["sample"], played))
+
+        fields = feed.instance.fields
+        assert fields["gaps"] == 0 and fields["last_error"] == "" and generator.skips == 0
+        starts = [start for start, _ in served]
+        blocks = [block for _, block in served]
+        assert starts == [starts[0] + sum(len(b) for b in blocks[:i]) for i in range(len(blocks))]
+        stream = np.concatenate(blocks)
+        heard = np.array(generator.heard, dtype=np.float32)
+        assert len(heard) == mixed > 2.5 * rate
+        assert np.array_equal(heard, stream[:len(heard)])  # every frame, in order, bit for bit
+        assert fields["position"] == starts[0] + len(heard) + len(generator.buffer)
+        assert 0.01 < float(np.sqrt(np.mean(heard ** 2))) and float(np.abs(heard).max()) <= 1.0
+
+        assert not late
+        beats = [r for r in released if r[0] == "beat"]
+        assert len(beats) >= 3 and any(r[0] == "mood" for r in released)
+        for topic, sample, played in released:
+            assert 0 <= played - sample <= tick_frames + mix_block, (topic, sample, played)
+    finally:
+        stop_server(soundtrack, server)
+
+
+def test_audio_feed_reports_a_server_without_engine_output(godot, clients, tmp_path):
+    soundtrack, server = start_server(tmp_path)
+    try:
+        feed = Driver(godot, godot.new(godot.globals["AdaptiveMusicAudioFeed"],
+                                       [server.commands_endpoint, 48000, 1024, 4800]))
+        feed.call("attach", SimulatedGenerator(8192))
+        feed.call("open", now_ms())
+        clients.append(Driver(godot, feed.instance.fields["client"]))
+        deadline = time.monotonic() + 5
+        while not feed.instance.fields["last_error"] and time.monotonic() < deadline:
+            feed.poll()
+            time.sleep(0.001)
+        assert "serve --output engine" in feed.instance.fields["last_error"]
+        assert feed.call("fill") == 0 and feed.instance.fields["position"] == -1
+    finally:
+        stop_server(soundtrack, server)
+
+
 # --- event_clock.gd ---
 
 def test_event_clock_releases_events_when_playback_reaches_their_sample(godot):
@@ -429,5 +555,5 @@ def test_event_clock_releases_events_when_playback_reaches_their_sample(godot):
     assert [pair[0] for pair in clock.call("due", 1000)] == ["beat", "mood"]
     assert clock.call("size") == 1
     assert [pair[0] for pair in clock.call("due", 5000)] == ["bar"]
-    played = godot.call_static("AdaptiveMusicEventClock", "played_position", 48000, 4096, 512)
-    assert played == 48000 - 4096 - 512
+    clock.call("add", "mood", {"phase": "end"})  # no sample: due at once
+    assert clock.call("due", 0) == [["mood", {"phase": "end"}]]

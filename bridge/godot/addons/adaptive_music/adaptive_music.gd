@@ -27,8 +27,8 @@ signal connection_changed(connected: bool, reason: String)
 ## Pull the music and play it here (the server must run `serve --output engine`).
 @export var play_through_engine := false
 @export var bus := &"Master"
-## The generator's buffer: more survives longer frame hitches, less reacts sooner.
-@export_range(0.05, 2.0) var buffer_seconds := 0.2
+## Music kept in the generator: more survives longer frame hitches, less reacts sooner.
+@export_range(0.05, 2.0) var buffer_seconds := 0.1
 @export_range(256, 8192) var pull_frames := 1024
 
 var client: AdaptiveMusicClient
@@ -36,7 +36,6 @@ var feed: AdaptiveMusicAudioFeed
 
 var _player: AudioStreamPlayer
 var _playback: AudioStreamGeneratorPlayback
-var _capacity := 0
 var _clock := AdaptiveMusicEventClock.new()
 
 
@@ -135,13 +134,9 @@ func _process(_delta: float) -> void:
 		return
 	for item in feed.poll(now):
 		_dispatch(item)
-	var wanted := _playback.get_frames_available()
-	if wanted > 0 and feed.frames_buffered() > 0:
-		_playback.push_buffer(feed.take(wanted))
-	var in_generator := _capacity - _playback.get_frames_available()
+	feed.fill()
 	var latency := int(AudioServer.get_output_latency() * feed.sample_rate)
-	var played := AdaptiveMusicEventClock.played_position(feed.position, in_generator, latency)
-	for pair in _clock.due(played):
+	for pair in _clock.due(feed.played_position(latency)):
 		_emit_music_event(pair[0], pair[1])
 
 
@@ -149,15 +144,17 @@ func _start_audio(now: int) -> void:
 	var rate := int(AudioServer.get_mix_rate())
 	var generator := AudioStreamGenerator.new()
 	generator.mix_rate = rate
-	generator.buffer_length = buffer_seconds
+	generator.buffer_length = buffer_seconds * 2.0  # room to spare; the feed keeps buffer_seconds
 	_player = AudioStreamPlayer.new()
 	_player.stream = generator
 	_player.bus = bus
 	add_child(_player)
 	_player.play()
 	_playback = _player.get_stream_playback()
-	_capacity = _playback.get_frames_available()
-	feed = AdaptiveMusicAudioFeed.new(command_address, rate, pull_frames, _capacity)
+	feed = AdaptiveMusicAudioFeed.new(
+		command_address, rate, pull_frames, int(buffer_seconds * rate)
+	)
+	feed.attach(_playback)
 	feed.client.timeout_ms = request_timeout_ms
 	_configure(feed.client.commands)
 	feed.open(now)

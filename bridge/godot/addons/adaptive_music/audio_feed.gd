@@ -1,10 +1,11 @@
 class_name AdaptiveMusicAudioFeed
 extends RefCounted
 ## Engine output mode (protocol 1.1, `adaptive-music serve --output engine`): pulls the music
-## as float32 PCM with audio_open/audio_pull on its own DEALER connection and keeps a local ring
-## of stereo frames for the engine's mixer. The pulls are the flow control: they are sent only
-## while the ring plus the frames already asked for is below target_frames, so the engine's
-## consumption is the clock and the server never runs ahead of it.
+## as float32 PCM with audio_open/audio_pull on its own DEALER connection into a local ring of
+## stereo frames, and from there into an AudioStreamGeneratorPlayback, kept buffer_frames full.
+## The pulls are the flow control: they are sent only while the ring plus the frames already
+## asked for is below two pulls, so the engine's mixer is the clock and the server never runs
+## ahead of it. The generator counts the times its mixer found it empty (get_skips()).
 
 const CHANNELS := 2
 const MAX_PULLS_IN_FLIGHT := 4
@@ -12,6 +13,9 @@ const MAX_PULLS_IN_FLIGHT := 4
 var client: AdaptiveMusicClient
 var sample_rate: int
 var pull_frames: int
+## Frames kept in the generator: the engine-side buffer between the network and the mixer.
+var buffer_frames: int
+## Frames kept in the local ring and asked for.
 var target_frames: int
 ## Stream position (frames at sample_rate) of the next frame take() returns; -1 before audio_open.
 var position := -1
@@ -26,14 +30,16 @@ var _end := -1
 var _opened := false
 var _pulls := {}
 var _open_id := -1
+var _playback: AudioStreamGeneratorPlayback
+var _capacity := 0
 
 
-## target_frames: the engine's own buffer plus a margin; two pulls' worth is added to it.
-func _init(command_address: String, rate: int, frames_per_pull: int, buffer_frames: int) -> void:
+func _init(command_address: String, rate: int, frames_per_pull: int, generator_frames: int) -> void:
 	client = AdaptiveMusicClient.new(command_address)
 	sample_rate = rate
 	pull_frames = frames_per_pull
-	target_frames = buffer_frames + 2 * frames_per_pull
+	buffer_frames = generator_frames
+	target_frames = 2 * frames_per_pull
 
 
 func open(now_ms: int) -> void:
@@ -72,6 +78,33 @@ func poll(now_ms: int) -> Array:
 			_pulls[id] = pull_frames
 			asked += pull_frames
 	return passed
+
+
+## Feeds playback from now on: an AudioStreamGeneratorPlayback just after play(), so its free
+## space is its capacity.
+func attach(playback: AudioStreamGeneratorPlayback) -> void:
+	_playback = playback
+	_capacity = playback.get_frames_available()
+
+
+## Tops the generator up to buffer_frames from the ring; call every frame. Returns frames pushed.
+func fill() -> int:
+	var room := mini(_playback.get_frames_available(), buffer_frames - frames_in_generator())
+	if room <= 0 or frames_buffered() == 0:
+		return 0
+	var frames := take(room)
+	_playback.push_buffer(frames)
+	return frames.size()
+
+
+func frames_in_generator() -> int:
+	return _capacity - _playback.get_frames_available()
+
+
+## The stream position being heard: what was pushed, less what the generator still holds and
+## the mixer's output latency.
+func played_position(latency_frames: int) -> int:
+	return position - frames_in_generator() - latency_frames
 
 
 ## Up to count stereo frames from the ring, oldest first; advances position.

@@ -28,11 +28,3 @@ func due(played_position: int) -> Array:
 			break
 		out.append(_events.pop_front())
 	return out
-
-
-## Where the listener is: frames handed to the generator, minus those still in its buffer and
-## in the mixer's output latency.
-static func played_position(
-	next_position: int, generator_buffered: int, latency_frames: int
-) -> int:
-	return next_position - generator_buffered - latency_frames
