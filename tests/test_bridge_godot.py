@@ -534,11 +534,9 @@ def test_audio_feed_reports_a_server_without_engine_output(godot, clients, tmp_p
         feed.call("attach", SimulatedGenerator(8192))
         feed.call("open", now_ms())
         clients.append(Driver(godot, feed.instance.fields["client"]))
-        deadline = time.monotonic() + 5
-        while not feed.instance.fields["last_error"] and time.monotonic() < deadline:
-            feed.poll()
-            time.sleep(0.001)
-        assert "serve --output engine" in feed.instance.fields["last_error"]
+        error = feed.until(lambda i: i["kind"] == "error", what="an error item")
+        assert error["code"] == "audio" and "serve --output engine" in error["message"]
+        assert feed.instance.fields["last_error"] == error["message"]
         assert feed.call("fill") == 0 and feed.instance.fields["position"] == -1
     finally:
         stop_server(soundtrack, server)
@@ -557,3 +555,71 @@ def test_event_clock_releases_events_when_playback_reaches_their_sample(godot):
     assert [pair[0] for pair in clock.call("due", 5000)] == ["bar"]
     clock.call("add", "mood", {"phase": "end"})  # no sample: due at once
     assert clock.call("due", 0) == [["mood", {"phase": "end"}]]
+
+
+# --- the interpreter itself ---
+
+SEMANTICS = """class_name Semantics
+extends RefCounted
+
+enum Kind { A, B = 5, C }
+
+
+static func arithmetic() -> Array:
+	return [7 / 2, -7 / 2, -7 % 2, 7 % -2, 7.0 / 2, 0x7fffffffffffffff + 1, -1 >> 1, 1 and 2, [] or {}]
+
+
+static func typed() -> Array:
+	var f: float = 1
+	var i: int = 2.9
+	return [f, i, Kind.B, Kind.C, "%02x|%s|%d" % [10, null, 3.7]]
+
+
+static func references() -> Array:
+	var bytes := PackedByteArray()
+	_grow(bytes)
+	var items := []
+	_grow_array(items)
+	return [bytes.size(), items.size(), bytes.slice(0, 1).size()]
+
+
+static func _grow(bytes: PackedByteArray) -> void:
+	bytes.append(300)
+
+
+static func _grow_array(items: Array) -> void:
+	items.append(1)
+
+
+static func mismatch() -> bool:
+	return 1 == "1"
+
+
+static func unsupported() -> void:
+	await mismatch()
+"""
+
+
+def test_the_interpreter_follows_gdscript_rules(tmp_path):
+    source = tmp_path / "semantics.gd"
+    source.write_text(SEMANTICS, encoding="utf-8")
+    godot = gd.Interpreter([source])
+    assert godot.call_static("Semantics", "arithmetic") == [3, -3, -1, 1, 3.5, -(2**63), -1, True, False]
+    f, i, b, c, text = godot.call_static("Semantics", "typed")
+    assert (f, type(f), i, b, c, text) == (1.0, float, 2, 5, 6, "0a|<null>|3")
+    assert godot.call_static("Semantics", "references") == [1, 1, 1]
+    with pytest.raises(gd.GDScriptError, match="invalid operands 1 == 1"):
+        godot.call_static("Semantics", "mismatch")
+    with pytest.raises(gd.GDScriptError, match="semantics.gd:.*await_expr is outside the supported subset"):
+        godot.call_static("Semantics", "unsupported")
+
+
+def test_the_vectors_catch_a_change_in_the_gdscript_source(tmp_path):
+    """The tests run the .gd text itself: a one-byte slip in msgpack.gd fails them."""
+    source = (ADDON / "msgpack.gd").read_text(encoding="utf-8")
+    broken = tmp_path / "msgpack.gd"
+    broken.write_text(source.replace("out.append(0xcd)", "out.append(0xce)", 1), encoding="utf-8")
+    vector = next(v for v in MSGPACK if v["name"] == "uint16 256")
+    good = gd.Interpreter([ADDON / "msgpack.gd"]).call_static("AdaptiveMusicMsgpack", "encode", 256)
+    bad = gd.Interpreter([broken]).call_static("AdaptiveMusicMsgpack", "encode", 256)
+    assert bytes(good["bytes"].data).hex() == vector["hex"] != bytes(bad["bytes"].data).hex()

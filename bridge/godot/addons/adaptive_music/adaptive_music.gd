@@ -133,7 +133,8 @@ func _process(_delta: float) -> void:
 	if feed == null:
 		return
 	for item in feed.poll(now):
-		_dispatch(item)
+		if item["kind"] == "error":
+			error.emit(item["code"], item["message"])
 	feed.fill()
 	var latency := int(AudioServer.get_output_latency() * feed.sample_rate)
 	for pair in _clock.due(feed.played_position(latency)):
@@ -178,7 +179,7 @@ func _dispatch(item: Dictionary) -> void:
 		reply_received.emit(item["id"], item["type"], item["ok"], item["reply"])
 		if item["type"] == "status" and item["ok"]:
 			status_received.emit(item["reply"])
-		elif not item["ok"] and item["type"] != "audio_pull":
+		elif not item["ok"]:
 			var failure: Dictionary = item["reply"]["error"]
 			error.emit(failure["code"], failure["message"])
 	elif kind == "event":

@@ -28,6 +28,7 @@ var _ring := PackedFloat32Array()
 var _read := 0
 var _end := -1
 var _opened := false
+var _reported := ""
 var _pulls := {}
 var _open_id := -1
 var _playback: AudioStreamGeneratorPlayback
@@ -54,21 +55,26 @@ func frames_buffered() -> int:
 	return (_ring.size() - _read) / CHANNELS
 
 
-## Network work for one game frame; returns the client's events (errors, connects) for the node.
+## Network work for one game frame. Returns what the game should hear of:
+## {"kind": "error", "code": String, "message": String} when the audio connection fails a
+## request or the stream breaks, and the connection's connected/disconnected items.
 func poll(now_ms: int) -> Array:
 	var passed := []
 	for item in client.poll(now_ms):
-		if item["kind"] == "reply" and item["id"] == _open_id:
+		if item["kind"] != "reply":
+			passed.append(item)
+		elif item["id"] == _open_id:
 			_on_open(item)
-		elif item["kind"] == "reply" and _pulls.has(item["id"]):
+		elif _pulls.has(item["id"]):
 			_pulls.erase(item["id"])
 			_on_block(item)
-		elif item["kind"] == "reply" and item["type"] == "hello" and item["ok"]:
+		elif item["type"] == "hello" and item["ok"]:
 			_opened = false
 			var fields := {"sample_rate": sample_rate, "channels": CHANNELS}
 			_open_id = client.request("audio_open", fields, now_ms)
-		else:
-			passed.append(item)
+		if item["kind"] == "reply" and last_error != "" and _reported != last_error:
+			_reported = last_error
+			passed.append({"kind": "error", "code": "audio", "message": last_error})
 	if _opened and client.is_connected_to_server():
 		var asked := 0
 		for id in _pulls:
@@ -135,6 +141,7 @@ func _on_open(item: Dictionary) -> void:
 		)
 		return
 	last_error = ""
+	_reported = ""
 	var start: int = reply["position"]
 	if _end >= 0 and start != _end:
 		# The stream went on without us (a server restart): what is left here no longer fits.
