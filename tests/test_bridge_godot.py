@@ -451,77 +451,142 @@ class SimulatedGenerator:
         del self.buffer[:frames]
 
 
-def start_engine_server(tmp_path):
+def start_engine_server(tmp_path, commands="tcp://127.0.0.1:*", events="tcp://127.0.0.1:*"):
     from adaptive_music.playback.engine_output import EngineOutput
 
     soundtrack = Soundtrack(backend="procedural", seed=5, mood="calm exploration, soft strings", sink=EngineOutput())
     soundtrack.__enter__()
-    server = Server(soundtrack, commands="tcp://127.0.0.1:*", events="tcp://127.0.0.1:*", moods=MOODS)
+    server = Server(soundtrack, commands=commands, events=events, moods=MOODS)
     server.__enter__()
-    return soundtrack, server
-
-
-def test_engine_output_plays_every_pulled_frame_and_fires_events_on_their_sample(godot, clients, tmp_path):
-    import numpy as np
-
-    rate, tick_frames, mix_block = 44100, 735, 512  # a 60 fps game at 44.1 kHz; Godot mixes 512 frames
-    soundtrack, server = start_engine_server(tmp_path)
-    served = []
+    served = []  # every (position, block) the server hands out, recorded as it returns them
     pull = server.engine.pull
     server.engine.pull = lambda frames: served.append(pull(frames)) or served[-1]
-    try:
-        feed = Driver(godot, godot.new(godot.globals["AdaptiveMusicAudioFeed"],
-                                       [server.commands_endpoint, rate, 1024, rate // 10]))
-        generator = SimulatedGenerator(8192)
-        feed.call("attach", generator)
-        feed.call("open", now_ms())
-        client = make_client(godot, server.commands_endpoint, server.events_endpoint)
-        clients.extend([client, Driver(godot, feed.instance.fields["client"])])
-        client.until(lambda i: i["kind"] == "connected" and i["socket"] == "events")
-        clock = Driver(godot, godot.new(godot.globals["AdaptiveMusicEventClock"], []))
-        released, late, mixed, pending_mix = [], [], 0, 0.0
-        for tick in range(60 * 3):  # three seconds of game frames, on the simulated engine clock
-            if tick == 60:
-                client.request("set_mood", {"text": "tense stealth, muted strings"})
-            for item in client.poll():
+    return soundtrack, server, served
+
+
+class EngineGame:
+    """A 60 fps game at 44.1 kHz on a simulated engine clock: each tick runs what the node's
+    _process runs (client and feed polls, fill, due events), then the mixer takes a game frame's
+    worth of audio in 512-frame mixes. The network answers within a frame on loopback, so a tick
+    waits for the pulls in flight (up to 50 ms) instead of sleeping 16 ms."""
+
+    RATE, TICK, MIX = 44100, 735, 512
+
+    def __init__(self, godot, clients, server):
+        self.godot = godot
+        self.feed = Driver(godot, godot.new(godot.globals["AdaptiveMusicAudioFeed"],
+                                            [server.commands_endpoint, self.RATE, 1024, self.RATE // 10]))
+        self.generator = SimulatedGenerator(8192)
+        self.feed.call("attach", self.generator)
+        self.feed.call("open", now_ms())
+        self.client = make_client(godot, server.commands_endpoint, server.events_endpoint)
+        clients.extend([self.client, Driver(godot, self.feed.instance.fields["client"])])
+        self.client.until(lambda i: i["kind"] == "connected" and i["socket"] == "events")
+        self.clock = Driver(godot, godot.new(godot.globals["AdaptiveMusicEventClock"], []))
+        self.released, self.late, self.errors = [], [], []
+        self.mixed, self._pending_mix = 0, 0
+
+    def tick(self, stalled=False):
+        """One game frame; stalled: the main thread hangs (no polls, no fill) but the mixer runs."""
+        if not stalled:
+            for item in self.client.poll():
                 if item["kind"] == "event" and item["topic"] in ("beat", "bar", "mood"):
-                    if item["data"]["sample"] < feed.call("played_position", 0):
-                        late.append(item)
-                    clock.call("add", item["topic"], to_gd(item["data"]))
+                    if item["data"]["sample"] < self.feed.call("played_position", 0):
+                        self.late.append(item)
+                    self.clock.call("add", item["topic"], to_gd(item["data"]))
             deadline = time.monotonic() + 0.05
-            while True:  # the network answers within a game frame on loopback: wait for it
-                assert not [i for i in feed.poll() if i["kind"] == "error"]
-                if not feed.instance.fields["_pulls"] or time.monotonic() > deadline:
+            while True:
+                self.errors += [i for i in self.feed.poll() if i["kind"] == "error"]
+                if not self.feed.instance.fields["_pulls"] or time.monotonic() > deadline:
                     break
                 time.sleep(0.0005)
-            feed.call("fill")
-            if generator.heard or len(generator.buffer) >= rate // 10:  # the mixer starts once primed
-                pending_mix += tick_frames
-                while pending_mix >= mix_block:
-                    generator.mix(mix_block)
-                    pending_mix -= mix_block
-                    mixed += mix_block
-            played = feed.call("played_position", 0)
-            for topic, data in clock.call("due", played):
-                released.append((topic, data["sample"], played))
+            self.feed.call("fill")
+        if self.generator.heard or len(self.generator.buffer) >= self.RATE // 10:  # the mixer starts once primed
+            self._pending_mix += self.TICK
+            while self._pending_mix >= self.MIX:
+                self.generator.mix(self.MIX)
+                self._pending_mix -= self.MIX
+                self.mixed += self.MIX
+        if not stalled:
+            played = self.feed.call("played_position", 0)
+            for topic, data in self.clock.call("due", played):
+                self.released.append((topic, data["sample"], played))
 
-        fields = feed.instance.fields
-        assert fields["gaps"] == 0 and fields["last_error"] == "" and generator.skips == 0
+    def assert_heard_what_was_served(self, served):
+        import numpy as np
+
         starts = [start for start, _ in served]
         blocks = [block for _, block in served]
         assert starts == [starts[0] + sum(len(b) for b in blocks[:i]) for i in range(len(blocks))]
         stream = np.concatenate(blocks)
-        heard = np.array(generator.heard, dtype=np.float32)
-        assert len(heard) == mixed > 2.5 * rate
+        heard = np.array(self.generator.heard, dtype=np.float32)
         assert np.array_equal(heard, stream[:len(heard)])  # every frame, in order, bit for bit
-        assert fields["position"] == starts[0] + len(heard) + len(generator.buffer)
+        assert self.feed.instance.fields["position"] == starts[0] + len(heard) + len(self.generator.buffer)
         assert 0.01 < float(np.sqrt(np.mean(heard ** 2))) and float(np.abs(heard).max()) <= 1.0
+        return heard
 
-        assert not late
-        beats = [r for r in released if r[0] == "beat"]
-        assert len(beats) >= 3 and any(r[0] == "mood" for r in released)
-        for topic, sample, played in released:
-            assert 0 <= played - sample <= tick_frames + mix_block, (topic, sample, played)
+
+def test_engine_output_plays_every_pulled_frame_and_fires_events_on_their_sample(godot, clients, tmp_path):
+    soundtrack, server, served = start_engine_server(tmp_path)
+    try:
+        game = EngineGame(godot, clients, server)
+        for tick in range(60 * 3):  # three seconds of game frames
+            if tick == 60:
+                game.client.request("set_mood", {"text": "tense stealth, muted strings"})
+            game.tick()
+        fields = game.feed.instance.fields
+        assert fields["gaps"] == 0 and fields["last_error"] == "" and not game.errors
+        assert game.feed.call("underruns") == game.generator.skips == 0
+        heard = game.assert_heard_what_was_served(served)
+        assert len(heard) == game.mixed > 2.5 * game.RATE
+        assert not game.late
+        beats = [r for r in game.released if r[0] == "beat"]
+        assert len(beats) >= 3 and any(r[0] == "mood" for r in game.released)
+        for topic, sample, played in game.released:
+            assert 0 <= played - sample <= game.TICK + game.MIX, (topic, sample, played)
+    finally:
+        stop_server(soundtrack, server)
+
+
+def test_a_game_hitch_is_a_counted_underrun_and_the_stream_goes_on(godot, clients, tmp_path):
+    soundtrack, server, served = start_engine_server(tmp_path)
+    try:
+        game = EngineGame(godot, clients, server)
+        for _ in range(30):
+            game.tick()
+        assert game.feed.call("underruns") == 0
+        for _ in range(15):  # a 250 ms hang of the main thread, longer than the 100 ms buffer
+            game.tick(stalled=True)
+        hitch = game.feed.call("underruns")
+        assert hitch > 0
+        for _ in range(30):
+            game.tick()
+        assert game.feed.call("underruns") == hitch  # no more after the hang
+        assert game.feed.instance.fields["gaps"] == 0
+        game.assert_heard_what_was_served(served)  # nothing skipped or repeated, only delayed
+    finally:
+        stop_server(soundtrack, server)
+
+
+def test_the_audio_feed_survives_a_server_restart(godot, clients, tmp_path):
+    soundtrack, server, served = start_engine_server(tmp_path)
+    commands, events = server.commands_endpoint, server.events_endpoint
+    game = EngineGame(godot, clients, server)
+    for _ in range(20):
+        game.tick()
+    blocks = game.feed.instance.fields["blocks"]
+    assert blocks > 0
+    stop_server(soundtrack, server)
+    game.feed.until(lambda i: i["kind"] == "disconnected", what="the audio connection's loss")
+    soundtrack, server, served = start_engine_server(tmp_path, commands, events)
+    try:
+        game.feed.until(lambda i: i["kind"] == "error" and "the stream continues at" in i["message"], timeout=10)
+        deadline = time.monotonic() + 10
+        while game.feed.instance.fields["blocks"] < blocks + 3 and time.monotonic() < deadline:
+            game.tick()
+        fields = game.feed.instance.fields
+        assert fields["blocks"] >= blocks + 3 and fields["gaps"] == 1  # the restart, counted once
+        assert served and fields["position"] <= served[-1][0] + len(served[-1][1])
     finally:
         stop_server(soundtrack, server)
 

@@ -446,6 +446,8 @@ class Interpreter:
         self.errors_pushed: list[str] = []
         for path in paths:
             tree = parser.parse(Path(path).read_text(encoding="utf-8"), gather_metadata=True)
+            for subtree in tree.iter_subtrees():
+                subtree.data = str(subtree.data)  # lark's Token compares slowly; rule names as plain str
             name = next((str(s.children[0]) for s in tree.children
                          if isinstance(s, Tree) and s.data == "classname_stmt"), Path(path).stem)
             self.globals[name] = self._load_class(name, str(path), tree.children, None)
@@ -645,65 +647,41 @@ class Frame:
     def eval(self, tree: Any) -> Any:
         if isinstance(tree, Token):
             return self.token(tree)
-        kind = tree.data
-        children = tree.children
-        if kind in ("expr", "par_expr"):
-            return self.eval(children[0])
-        if kind == "assnmnt_expr":
-            return self.assign(children[0], str(children[1]), children[2])
-        if kind in BINARY_RULES:
-            value = self.eval(children[0])
-            for i in range(1, len(children), 2):
-                value = self.binary(str(children[i]), value, self.eval(children[i + 1]), tree)
-            return value
-        if kind in ("comparison", "asless_comparison"):
-            return self.compare(str(children[1]), self.eval(children[0]), self.eval(children[2]), tree)
-        if kind in ("or_test", "asless_or_test"):
-            return any(truthy(self.eval(c)) for c in children[::2])
-        if kind in ("and_test", "asless_and_test"):
-            return all(truthy(self.eval(c)) for c in children[::2])
-        if kind in ("asless_actual_not_test",):
-            return not truthy(self.eval(children[1]))
-        if kind in ("content_test", "asless_content_test"):
-            return self.contains(children, tree)
-        if kind in ("test_expr", "asless_test_expr"):
-            return self.eval(children[0]) if truthy(self.eval(children[2])) else self.eval(children[4])
-        if kind == "asless_actual_neg_expr":
-            value = self.eval(children[1])
-            if not is_number(value):
-                raise self.fail(tree, f"cannot negate {gd_str(value)}")
-            return wrap_int(-value) if isinstance(value, int) else -value
-        if kind == "asless_actual_bitw_not":
-            return ~self.int_operand(self.eval(children[1]), tree)
-        if kind == "actual_type_cast":
-            return self.eval(children[0])
-        if kind in ("type_test", "asless_type_test"):
-            return self.type_test(self.eval(children[0]), str(children[1]), str(children[2]), tree)
-        if kind == "standalone_call":
-            return self.call_name(str(children[0]), [self.eval(a) for a in children[1:] if not is_comma(a)], tree)
-        if kind == "getattr_call":
-            target, name = self.split_getattr(children[0])
-            return self.call_method(target, name, [self.eval(a) for a in children[1:] if not is_comma(a)], tree)
-        if kind == "getattr":
-            target, name = self.split_getattr(tree)
-            return self.attribute(target, name, tree)
-        if kind == "subscr_expr":
-            return self.index(self.eval(children[0]), self.eval(children[1]), tree)
-        if kind == "array":
-            return [self.eval(c) for c in children if not is_comma(c)]
-        if kind == "dict":
-            out = {}
-            for element in children:
-                if is_comma(element):
-                    continue
-                if element.data == "eq_dict_element":
-                    out[str(element.children[0])] = self.eval(element.children[1])
-                else:
-                    out[self.eval(element.children[0])] = self.eval(element.children[1])
-            return out
-        if kind == "string":
-            return parse_string(str(children[0]))
-        raise self.fail(tree, f"{kind} is outside the supported subset")
+        evaluate = EVALUATORS.get(tree.data)
+        if evaluate is None:
+            raise self.fail(tree, f"{tree.data} is outside the supported subset")
+        return evaluate(self, tree, tree.children)
+
+    def chain(self, tree: Tree, children: list) -> Any:
+        value = self.eval(children[0])
+        for i in range(1, len(children), 2):
+            value = self.binary(str(children[i]), value, self.eval(children[i + 1]), tree)
+        return value
+
+    def negate(self, tree: Tree, children: list) -> Any:
+        value = self.eval(children[1])
+        if not is_number(value):
+            raise self.fail(tree, f"cannot negate {gd_str(value)}")
+        return wrap_int(-value) if isinstance(value, int) else -value
+
+    def call_getattr(self, tree: Tree, children: list) -> Any:
+        target, name = self.split_getattr(children[0])
+        return self.call_method(target, name, [self.eval(a) for a in children[1:] if not is_comma(a)], tree)
+
+    def read_getattr(self, tree: Tree, children: list) -> Any:
+        target, name = self.split_getattr(tree)
+        return self.attribute(target, name, tree)
+
+    def dictionary(self, tree: Tree, children: list) -> dict:
+        out = {}
+        for element in children:
+            if is_comma(element):
+                continue
+            if element.data == "eq_dict_element":
+                out[str(element.children[0])] = self.eval(element.children[1])
+            else:
+                out[self.eval(element.children[0])] = self.eval(element.children[1])
+        return out
 
     def token(self, token: Token) -> Any:
         text = str(token)
@@ -945,6 +923,37 @@ class Frame:
         if method is None or name.startswith("_") or not callable(method):
             raise self.fail(tree, f"{gd_str(target)} has no method {name}()")
         return method(*args)
+
+
+EVALUATORS: dict[str, Callable[[Frame, Tree, list], Any]] = {
+    "expr": lambda f, t, c: f.eval(c[0]),
+    "par_expr": lambda f, t, c: f.eval(c[0]),
+    "assnmnt_expr": lambda f, t, c: f.assign(c[0], str(c[1]), c[2]),
+    **{rule: Frame.chain for rule in BINARY_RULES},
+    "comparison": lambda f, t, c: f.compare(str(c[1]), f.eval(c[0]), f.eval(c[2]), t),
+    "asless_comparison": lambda f, t, c: f.compare(str(c[1]), f.eval(c[0]), f.eval(c[2]), t),
+    "or_test": lambda f, t, c: any(truthy(f.eval(x)) for x in c[::2]),
+    "asless_or_test": lambda f, t, c: any(truthy(f.eval(x)) for x in c[::2]),
+    "and_test": lambda f, t, c: all(truthy(f.eval(x)) for x in c[::2]),
+    "asless_and_test": lambda f, t, c: all(truthy(f.eval(x)) for x in c[::2]),
+    "asless_actual_not_test": lambda f, t, c: not truthy(f.eval(c[1])),
+    "content_test": lambda f, t, c: f.contains(c, t),
+    "asless_content_test": lambda f, t, c: f.contains(c, t),
+    "test_expr": lambda f, t, c: f.eval(c[0]) if truthy(f.eval(c[2])) else f.eval(c[4]),
+    "asless_test_expr": lambda f, t, c: f.eval(c[0]) if truthy(f.eval(c[2])) else f.eval(c[4]),
+    "asless_actual_neg_expr": Frame.negate,
+    "asless_actual_bitw_not": lambda f, t, c: ~f.int_operand(f.eval(c[1]), t),
+    "actual_type_cast": lambda f, t, c: f.eval(c[0]),
+    "type_test": lambda f, t, c: f.type_test(f.eval(c[0]), str(c[1]), str(c[2]), t),
+    "asless_type_test": lambda f, t, c: f.type_test(f.eval(c[0]), str(c[1]), str(c[2]), t),
+    "standalone_call": lambda f, t, c: f.call_name(str(c[0]), [f.eval(a) for a in c[1:] if not is_comma(a)], t),
+    "getattr_call": Frame.call_getattr,
+    "getattr": Frame.read_getattr,
+    "subscr_expr": lambda f, t, c: f.index(f.eval(c[0]), f.eval(c[1]), t),
+    "array": lambda f, t, c: [f.eval(x) for x in c if not is_comma(x)],
+    "dict": Frame.dictionary,
+    "string": lambda f, t, c: parse_string(str(c[0])),
+}
 
 
 def is_comma(node: Any) -> bool:

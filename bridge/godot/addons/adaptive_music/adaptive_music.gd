@@ -116,7 +116,7 @@ func client_status() -> Dictionary:
 		"last_error": client.commands.last_error if client != null else "",
 	}
 	if feed != null:
-		out["underruns"] = _playback.get_skips() if _playback != null else 0
+		out["underruns"] = feed.underruns()
 		out["gaps"] = feed.gaps
 		out["position"] = feed.position
 		out["buffered_frames"] = feed.frames_buffered()

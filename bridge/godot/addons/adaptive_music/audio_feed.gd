@@ -103,6 +103,11 @@ func fill() -> int:
 	return frames.size()
 
 
+## Times the engine's mixer found the generator empty and played silence (a gap heard).
+func underruns() -> int:
+	return _playback.get_skips() if _playback != null else 0
+
+
 func frames_in_generator() -> int:
 	return _capacity - _playback.get_frames_available()
 
