@@ -482,6 +482,11 @@ class EngineGame:
         self.client = make_client(godot, server.commands_endpoint, server.events_endpoint)
         clients.extend([self.client, Driver(godot, self.feed.instance.fields["client"])])
         self.client.until(lambda i: i["kind"] == "connected" and i["socket"] == "events")
+        deadline = time.monotonic() + 10
+        while self.feed.instance.fields["position"] < 0:  # wait for the audio_open reply
+            assert time.monotonic() < deadline, f"no audio_open reply: {self.feed.items[-5:]}"
+            self.feed.poll()
+            time.sleep(0.001)
         self.clock = Driver(godot, godot.new(godot.globals["AdaptiveMusicEventClock"], []))
         self.released, self.late, self.errors = [], [], []
         self.mixed, self._pending_mix = 0, 0

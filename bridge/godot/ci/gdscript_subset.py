@@ -16,9 +16,13 @@ and line, so unsupported code fails loudly instead of being skipped.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import math
+import select
 import socket
 import struct
+import termios
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -205,8 +209,10 @@ def check_index(index: int, size: int) -> int:
 
 
 class StreamPeerTCP:
-    """Godot 4's StreamPeerTCP over a non-blocking Python socket: connect_to_host starts the
-    connection, poll() advances it, get_partial_data/put_partial_data never block."""
+    """Godot 4's StreamPeerTCP (core/io/stream_peer_tcp.cpp) over a non-blocking Python socket:
+    connect_to_host starts connecting; poll() completes it, and once connected notices a FIN
+    (readable with 0 bytes: disconnect, STATUS_NONE) or a socket error (STATUS_ERROR);
+    get_partial_data/put_partial_data never block, and a read of 0 bytes disconnects."""
 
     STATUS_NONE, STATUS_CONNECTING, STATUS_CONNECTED, STATUS_ERROR = 0, 1, 2, 3
 
@@ -219,61 +225,67 @@ class StreamPeerTCP:
             return ERRORS["ERR_ALREADY_IN_USE"]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
-        result = self.sock.connect_ex((host, port))
-        self.status = self.STATUS_CONNECTING if result in (0, 115, 11, 36) else self.STATUS_ERROR
-        return 0 if self.status == self.STATUS_CONNECTING else ERRORS["ERR_CANT_CONNECT"]
+        if self.sock.connect_ex((host, port)) not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            self.disconnect_from_host()
+            return ERRORS["FAILED"]
+        self.status = self.STATUS_CONNECTING
+        return 0
 
     def poll(self):
-        if self.status == self.STATUS_CONNECTING:
-            error = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if error:
+        if self.status == self.STATUS_CONNECTED:
+            readable, _, failed = select.select([self.sock], [], [self.sock], 0)
+            if failed or self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                self.disconnect_from_host()
                 self.status = self.STATUS_ERROR
-            else:
-                try:
-                    self.sock.getpeername()
-                    self.status = self.STATUS_CONNECTED
-                except OSError:
-                    pass
+                return ERRORS["ERR_CONNECTION_ERROR"]
+            if readable and self.get_available_bytes() == 0:  # FIN received
+                self.disconnect_from_host()
+            return 0
+        if self.status == self.STATUS_CONNECTING:
+            _, writable, _ = select.select([], [self.sock], [], 0)
+            if writable:
+                if self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    self.disconnect_from_host()
+                    self.status = self.STATUS_ERROR
+                    return ERRORS["ERR_CONNECTION_ERROR"]
+                self.status = self.STATUS_CONNECTED
         return 0
 
     def get_status(self):
         return self.status
 
     def set_no_delay(self, enabled):
-        if self.sock is not None:
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if enabled else 0)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if enabled else 0)
 
     def get_available_bytes(self):
-        if self.status != self.STATUS_CONNECTED:
-            return 0
-        try:
-            data = self.sock.recv(1 << 20, socket.MSG_PEEK)
-        except BlockingIOError:
-            return 0
-        except OSError:
-            self.status = self.STATUS_ERROR
-            return 0
-        if not data:
-            self.status = self.STATUS_NONE  # Godot reports a closed peer as STATUS_NONE
-        return len(data)
+        if self.sock is None:
+            return -1
+        return struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
 
     def get_partial_data(self, count):
+        if self.status != self.STATUS_CONNECTED:
+            return [ERRORS["FAILED"], PackedByteArray()]
         try:
             data = self.sock.recv(count)
         except BlockingIOError:
             return [0, PackedByteArray()]
         except OSError:
-            self.status = self.STATUS_ERROR
+            self.disconnect_from_host()
             return [ERRORS["FAILED"], PackedByteArray()]
+        if not data:
+            self.disconnect_from_host()
+            return [ERRORS["ERR_FILE_EOF"], PackedByteArray()]
         return [0, PackedByteArray(data)]
 
     def put_partial_data(self, data):
+        if self.status != self.STATUS_CONNECTED:
+            return [ERRORS["FAILED"], 0]
         try:
             return [0, self.sock.send(bytes(data.data))]
         except BlockingIOError:
             return [0, 0]
         except OSError:
-            self.status = self.STATUS_ERROR
+            self.disconnect_from_host()
             return [ERRORS["FAILED"], 0]
 
     def disconnect_from_host(self):
@@ -293,7 +305,8 @@ class Time:
         return int(time.monotonic() * 1_000_000)
 
 
-ERRORS = {"OK": 0, "FAILED": 1, "ERR_CANT_CONNECT": 25, "ERR_ALREADY_IN_USE": 22, "ERR_CONNECTION_ERROR": 27}
+ERRORS = {"OK": 0, "FAILED": 1, "ERR_FILE_EOF": 18, "ERR_ALREADY_IN_USE": 22, "ERR_CANT_CONNECT": 25,
+          "ERR_CONNECTION_ERROR": 27}  # Godot's Error enum values
 TYPES = {
     "TYPE_NIL": 0, "TYPE_BOOL": 1, "TYPE_INT": 2, "TYPE_FLOAT": 3, "TYPE_STRING": 4, "TYPE_VECTOR2": 5,
     "TYPE_STRING_NAME": 21, "TYPE_OBJECT": 24, "TYPE_DICTIONARY": 27, "TYPE_ARRAY": 28,
@@ -335,9 +348,9 @@ def gd_str(value: Any) -> str:
 def truthy(value: Any) -> bool:
     if isinstance(value, (PackedByteArray, PackedFloat32Array, PackedVector2Array)):
         return len(value) > 0
-    if isinstance(value, (Instance, Class)) or callable(getattr(value, "get_status", None)):
-        return True
-    return bool(value)
+    if isinstance(value, (bool, int, float, str, list, dict)) or value is None:
+        return bool(value)
+    return True  # an Object
 
 
 def is_number(value: Any) -> bool:
