@@ -4,6 +4,7 @@ msgpack vectors against the ``msgpack`` library; ZMTP vectors against the bytes 
 (pyzmq) sends on a raw loopback TCP socket, and against what real libzmq sockets accept.
 """
 
+import contextlib
 import importlib.util
 import json
 import socket
@@ -204,24 +205,29 @@ def test_sub_sends_the_3_1_command_to_a_3_1_peer(raw_server):
     assert receive_available(server.conn, len(expected)) == expected
 
 
-def connect_raw(address: str, ready_name: str) -> tuple[socket.socket, bytes, bytes]:
-    """Connect to a real libzmq server socket as a hand-written ZMTP 3.0 client; return its greeting and READY."""
-    host, port = address.rsplit("//", 1)[1].rsplit(":", 1)
-    conn = socket.create_connection((host, int(port)), timeout=5)
-    conn.sendall(zmtp("greeting client NULL 3.0") + zmtp(ready_name))
-    return conn, receive_exactly(conn, 64), receive_frame(conn)
+@contextlib.contextmanager
+def raw_client_of(kind: int, ready_name: str):
+    """A real libzmq server socket, and a hand-written ZMTP 3.0 client connected to it that sent
+    the client greeting and the READY vector: yields (socket, connection, its greeting, its READY)."""
+    context = zmq.Context()
+    server = context.socket(kind)
+    server.linger = 0
+    port = server.bind_to_random_port("tcp://127.0.0.1")
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        conn.sendall(zmtp("greeting client NULL 3.0") + zmtp(ready_name))
+        yield server, conn, receive_exactly(conn, 64), receive_frame(conn)
+    finally:
+        conn.close()
+        server.close()
+        context.term()
 
 
 @pytest.mark.parametrize("ready_name,identity", [
     ("READY DEALER", None), ("READY DEALER empty Identity", None), ("READY DEALER Identity abc", b"abc"),
 ])
 def test_router_accepts_the_client_greeting_and_ready(ready_name, identity):
-    context = zmq.Context()
-    router = context.socket(zmq.ROUTER)
-    router.linger = 0
-    address = router.bind_to_random_port("tcp://127.0.0.1")
-    conn, greeting, ready = connect_raw(f"tcp://127.0.0.1:{address}", ready_name)
-    try:
+    with raw_client_of(zmq.ROUTER, ready_name) as (router, conn, greeting, ready):
         assert greeting == zmtp("greeting libzmq 4.3 DEALER")  # a ROUTER greets as a DEALER without identity does
         assert ready == zmtp("READY ROUTER")
         request = next(v for v in MSGPACK if v["name"] == "request hello")
@@ -235,20 +241,11 @@ def test_router_accepts_the_client_greeting_and_ready(ready_name, identity):
         reply = bytes.fromhex(next(v for v in MSGPACK if v["name"] == "reply ok queued")["hex"])
         router.send_multipart([peer, reply])
         assert receive_available(conn, 2 + len(reply)) == generate.frame(reply)
-    finally:
-        conn.close()
-        router.close()
-        context.term()
 
 
 @pytest.mark.parametrize("ready_name", ["READY SUB", "READY SUB Identity abc"])
 def test_pub_accepts_the_client_subscription_and_sends_the_event_message(ready_name):
-    context = zmq.Context()
-    pub = context.socket(zmq.PUB)
-    pub.linger = 0
-    port = pub.bind_to_random_port("tcp://127.0.0.1")
-    conn, greeting, ready = connect_raw(f"tcp://127.0.0.1:{port}", ready_name)
-    try:
+    with raw_client_of(zmq.PUB, ready_name) as (pub, conn, greeting, ready):
         assert ready == zmtp("READY PUB")
         conn.sendall(zmtp("subscribe 3.0 beat"))
         vector = ZMTP["event message beat"]
@@ -264,9 +261,5 @@ def test_pub_accepts_the_client_subscription_and_sends_the_event_message(ready_n
                 received += conn.recv(4096)
             except socket.timeout:
                 pass
-        assert received[:len(expected)] == expected
-        assert len(received) % len(expected) == 0 and received == expected * (len(received) // len(expected))
-    finally:
-        conn.close()
-        pub.close()
-        context.term()
+        count, rest = divmod(len(received), len(expected))
+        assert count >= 1 and received == expected * count + expected[:rest]  # only "beat" messages

@@ -47,31 +47,22 @@ static func _write(out: PackedByteArray, value: Variant, depth: int) -> String:
 		_append_reversed(out, little)
 	elif kind == TYPE_STRING or kind == TYPE_STRING_NAME:
 		var utf8 := str(value).to_utf8_buffer()
-		if utf8.size() < 32:
-			out.append(0xa0 | utf8.size())
-		else:
-			_write_length(out, utf8.size(), 0xd9, 0xda, 0xdb)
+		_write_header(out, utf8.size(), 0xa0, 32, [0xd9, 0xda, 0xdb])
 		out.append_array(utf8)
 	elif kind == TYPE_PACKED_BYTE_ARRAY:
 		var raw: PackedByteArray = value
-		_write_length(out, raw.size(), 0xc4, 0xc5, 0xc6)
+		_write_header(out, raw.size(), 0, 0, [0xc4, 0xc5, 0xc6])
 		out.append_array(raw)
 	elif kind == TYPE_ARRAY:
 		var items: Array = value
-		if items.size() < 16:
-			out.append(0x90 | items.size())
-		else:
-			_write_length(out, items.size(), -1, 0xdc, 0xdd)
+		_write_header(out, items.size(), 0x90, 16, [-1, 0xdc, 0xdd])
 		for item in items:
 			var error := _write(out, item, depth + 1)
 			if error != "":
 				return error
 	elif kind == TYPE_DICTIONARY:
 		var entries: Dictionary = value
-		if entries.size() < 16:
-			out.append(0x80 | entries.size())
-		else:
-			_write_length(out, entries.size(), -1, 0xde, 0xdf)
+		_write_header(out, entries.size(), 0x80, 16, [-1, 0xde, 0xdf])
 		for key in entries:
 			var error := _write(out, key, depth + 1)
 			if error == "":
@@ -83,18 +74,21 @@ static func _write(out: PackedByteArray, value: Variant, depth: int) -> String:
 	return ""
 
 
-## A length in the 8-, 16- or 32-bit form; code8 -1: the type has no 8-bit form.
-static func _write_length(
-	out: PackedByteArray, size: int, code8: int, code16: int, code32: int
+## A type and length header: fix_base | size below fix_limit, else the 8-, 16- or 32-bit form
+## with codes[0..2] (codes[0] -1: the type has no 8-bit form).
+static func _write_header(
+	out: PackedByteArray, size: int, fix_base: int, fix_limit: int, codes: Array
 ) -> void:
-	if size < 0x100 and code8 != -1:
-		out.append(code8)
+	if size < fix_limit:
+		out.append(fix_base | size)
+	elif size < 0x100 and codes[0] != -1:
+		out.append(codes[0])
 		out.append(size)
 	elif size < 0x10000:
-		out.append(code16)
+		out.append(codes[1])
 		_append_big_endian(out, size, 2)
 	else:
-		out.append(code32)
+		out.append(codes[2])
 		_append_big_endian(out, size, 4)
 
 
