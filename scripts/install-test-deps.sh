@@ -2,7 +2,8 @@
 # Install everything the test suite needs on a fresh Debian-based machine:
 # system audio (PortAudio, a PulseAudio daemon for the clocked test sink),
 # torch (the CPU wheel, pinned here only), the package with its test and
-# musicgen extras, and the Node.js bridge client's packages.
+# musicgen extras (the dev extra has gdtoolkit, which parses, lints and runs
+# the Godot addon's GDScript), and the Node.js bridge client's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
