@@ -2,7 +2,7 @@
 # Install everything the test suite needs on a fresh Debian-based machine:
 # system audio (PortAudio, a PulseAudio daemon for the clocked test sink),
 # torch (the CPU wheel, pinned here only), the package with its test and
-# musicgen extras, and the Node.js bridge client's packages.
+# musicgen extras, the Node.js bridge client's packages, and mono for the C# client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,8 @@ if command -v apt-get >/dev/null; then
     $sudo apt-get update -qq
     packages="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
     command -v npm >/dev/null || packages="$packages nodejs npm"
+    # The C# client core's tests: mcs compiles it, mono runs its harness (tests/test_bridge_csharp.py).
+    command -v mcs >/dev/null || packages="$packages mono-mcs mono-runtime"
     $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi
 
