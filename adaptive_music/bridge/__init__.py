@@ -3,7 +3,7 @@
 bridge/PROTOCOL.md (in the source tree) is the wire contract.
 """
 
-from .client import AsyncSubscription, Client, Event, Listener, Subscription
+from .client import AsyncSubscription, Client, EngineStream, Event, Listener, Subscription
 from .keys import ClientKeys, ServerKeys, generate_keys
 from .limits import Limits
 from .live import LiveSoundtrack
@@ -17,6 +17,7 @@ __all__ = [
     "ClientKeys",
     "DEFAULT_COMMANDS",
     "DEFAULT_EVENTS",
+    "EngineStream",
     "Event",
     "Limits",
     "Listener",

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, AsyncIterator, Callable, Iterator
 
+import numpy as np
 import zmq
 import zmq.asyncio
 
@@ -133,6 +134,19 @@ class Client:
     def resume(self) -> dict:
         return self.request("resume")
 
+    def audio_open(self, sample_rate: int, channels: int = 2) -> dict:
+        """Start pulling the music at the engine's rate (protocol 1.1, ``serve --output engine``)."""
+        return self.request("audio_open", sample_rate=sample_rate, channels=channels)
+
+    def audio_pull(self, frames: int) -> dict:
+        """The next ``frames`` frames: a reply with ``position`` and ``pcm`` (float32 LE, interleaved)."""
+        return self.request("audio_pull", frames=frames)
+
+    def engine_stream(self, sample_rate: int, channels: int = 2) -> "EngineStream":
+        """An :class:`EngineStream` on a connection of its own, to hand to an audio thread."""
+        return EngineStream(self.commands, sample_rate, channels, timeout=self.timeout, curve=self.curve,
+                            context=self._context)
+
     # Events --------------------------------------------------------------
 
     def subscribe(self, *topics: str) -> "Subscription":
@@ -146,6 +160,54 @@ class Client:
     def listen(self, callback: Callable[[Event], Any], *topics: str) -> "Listener":
         """Call ``callback(event)`` from a background thread for each event; stop() ends it."""
         return Listener(self.events, topics, callback, curve=self.curve, context=self._context)
+
+
+class EngineStream:
+    """Pulls the music from a server started with ``serve --output engine``, on its own connection.
+
+    For an engine's audio thread (it belongs to the thread that made it)::
+
+        stream = EngineStream("tcp://127.0.0.1:5555", sample_rate=48000)
+        position, pcm = stream.pull(1024)   # pcm: float32 array (1024, 2)
+
+    Positions are contiguous: each pull starts where the last one ended
+    (:attr:`position`). A second stream opened later takes the music over
+    from where it is.
+    """
+
+    def __init__(self, commands: str = p.DEFAULT_COMMANDS, sample_rate: int = 48000, channels: int = 2, *,
+                 timeout: float = 2.0, curve: ClientKeys | None = None, context: zmq.Context | None = None) -> None:
+        self._client = Client(commands, timeout=timeout, curve=curve, context=context)
+        try:
+            reply = self._client.audio_open(sample_rate, channels)
+        except BaseException:
+            self._client.close()
+            raise
+        self.sample_rate: int = reply["sample_rate"]
+        self.channels: int = reply["channels"]
+        self.ahead: float | None = reply.get("ahead")
+        """Seconds the server generates beyond what was pulled."""
+        self.max_frames: int = reply["max_frames"]
+        self.position: int = reply["position"]
+        """Stream position of the next frame, at :attr:`sample_rate`."""
+
+    def pull(self, frames: int) -> tuple[int, np.ndarray]:
+        """The next ``frames`` frames: (stream position of the first, float32 array (frames, channels))."""
+        reply = self._client.audio_pull(frames)
+        pcm = np.frombuffer(reply["pcm"], "<f4").reshape(reply["frames"], reply["channels"])
+        if reply["position"] != self.position:
+            raise RuntimeError(f"the stream jumped from position {self.position} to {reply['position']}")
+        self.position += reply["frames"]
+        return reply["position"], pcm
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "EngineStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _sub_socket(context: zmq.Context, address: str, topics: tuple[str, ...], curve: ClientKeys | None) -> zmq.Socket:

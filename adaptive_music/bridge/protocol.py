@@ -17,6 +17,8 @@ import msgpack
 from .limits import Limits
 
 VERSION = 1
+MINOR_VERSION = 1
+"""1.1 adds ``audio_open``/``audio_pull`` (engine output); 1.0 clients never see a difference."""
 DEFAULT_COMMANDS = "tcp://127.0.0.1:5555"
 DEFAULT_EVENTS = "tcp://127.0.0.1:5556"
 
@@ -166,6 +168,12 @@ def _number(value: Any, limits: Limits) -> float:
     return x
 
 
+def _integer(value: Any, limits: Limits) -> int:
+    if type(value) is not int:
+        raise BridgeError(BAD_REQUEST, f"must be an integer, got {_kind(value)}")
+    return value
+
+
 def _transition(value: Any, limits: Limits) -> dict:
     if not isinstance(value, dict):
         raise BridgeError(BAD_REQUEST, f"must be a map, got {_kind(value)}")
@@ -216,5 +224,9 @@ _SCHEMAS: dict[str, dict[str, tuple[bool, _Check]]] = {
     "status": {},
     "pause": {},
     "resume": {},
+    "audio_open": {"sample_rate": (True, _integer), "channels": (True, _integer)},
+    "audio_pull": {"frames": (True, _integer)},
 }
 REQUEST_TYPES = tuple(_SCHEMAS)
+AUDIO_TYPES = ("audio_open", "audio_pull")
+"""Usable only when the server's output is ``engine``."""

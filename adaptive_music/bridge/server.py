@@ -3,6 +3,11 @@
 One thread owns both sockets. Beat, bar and mood-transition callbacks from
 the soundtrack only append to a bounded queue and wake that thread through a pipe, so no
 socket is ever touched by two threads.
+
+When the soundtrack's output is one a game engine pulls (``serve --output
+engine``), ``audio_pull`` requests are that output's clock: each one runs on
+this thread, fires the callbacks of the beats and transitions in its block,
+and the events they queue are published before the reply goes out.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Mapping
 import zmq
 
 from ..mood.maps import MoodMap
+from ..playback.engine_output import MAX_FRAMES, EngineOutput
 from . import protocol as p
 from .keys import ServerKeys
 from .limits import ClientBuckets, LatestWins, Limits, TokenBucket
@@ -97,6 +103,9 @@ class Server:
         self._intensities = LatestWins(self.limits.intensity_interval)
         self._intensity: float | None = None
         self._pub: zmq.Socket | None = None
+        self.engine = getattr(soundtrack, "engine", None)
+        """The soundtrack's :class:`~adaptive_music.playback.engine_output.EngineOutput`, if an engine pulls it."""
+        self._audio_client: bytes | None = None  # the connection that sent the latest audio_open
 
     # Lifecycle ---------------------------------------------------------
 
@@ -244,7 +253,7 @@ class Server:
                 raise p.BridgeError(
                     p.RATE_LIMITED, f"more than {self.limits.requests_per_second:g} requests per second", id
                 )
-            reply = p.ok_reply(id, self._dispatch(request))
+            reply = p.ok_reply(id, self._dispatch(request, client))
         except p.BridgeError as exc:
             reply = p.error_reply(exc.id if exc.id is not None else id, exc.code, exc.message)
         except Exception as exc:  # the server must outlive any bug in a handler
@@ -256,14 +265,20 @@ class Server:
             self.stats.errors += 1
             if reply["error"]["code"] == p.RATE_LIMITED:
                 self.stats.rate_limited += 1
+        while self._queued:  # events a pull handed out go before its reply
+            self._publish(*self._queued.popleft())
         try:
             router.send_multipart([client, p.pack(reply)], zmq.NOBLOCK)
         except zmq.Again:  # the client stopped reading; its queue is full
             self.stats.replies_dropped += 1
 
-    def _dispatch(self, request: p.Request) -> dict | None:
+    def _dispatch(self, request: p.Request, client: bytes) -> dict | None:
         args = request.args
         kind = request.type
+        if kind == "audio_pull":
+            return self._audio_pull(args["frames"], client)
+        if kind == "audio_open":
+            return self._audio_open(args["sample_rate"], args["channels"], client)
         if kind == "status":
             return {**self._status(), "bridge": vars(self.stats).copy()}
         if kind == "set_mood":
@@ -293,12 +308,13 @@ class Server:
         fields = {
             "server": "adaptive-music",
             "protocol": p.VERSION,
+            "protocol_minor": p.MINOR_VERSION,
             "version": _package_version(),
         }
-        for name in ("sample_rate", "channels", "backend"):
+        for name in ("sample_rate", "channels", "backend", "output"):
             fields[name] = self.info.get(name)
         fields.update(
-            types=list(p.REQUEST_TYPES),
+            types=[t for t in p.REQUEST_TYPES if self.engine is not None or t not in p.AUDIO_TYPES],
             topics=list(p.TOPICS),
             params=list(p.PARAMS),
             events=sorted(self.moods.events),
@@ -307,6 +323,38 @@ class Server:
             limits=self.limits.as_dict(),
         )
         return fields
+
+    # The engine output: the connection that sent the latest audio_open pulls the one stream.
+
+    def _audio_open(self, sample_rate: int, channels: int, client: bytes) -> dict:
+        engine = self._require_engine("audio_open")
+        try:
+            position = engine.open(sample_rate, channels)
+        except ValueError as exc:
+            raise p.BridgeError(p.BAD_REQUEST, f"audio_open: {exc}") from None
+        self._audio_client = client
+        return {"sample_rate": engine.sample_rate, "channels": engine.channels, "position": position,
+                "ahead": self.info.get("ahead"), "max_frames": MAX_FRAMES}
+
+    def _audio_pull(self, frames: int, client: bytes) -> dict:
+        engine = self._require_engine("audio_pull")
+        if client != self._audio_client:
+            why = "send audio_open first" if self._audio_client is None else (
+                "another connection sent the latest audio_open; send audio_open on this one to take the stream over")
+            raise p.BridgeError(p.BAD_REQUEST, f"audio_pull: {why}")
+        try:
+            position, block = engine.pull(frames)
+        except ValueError as exc:
+            raise p.BridgeError(p.BAD_REQUEST, f"audio_pull: {exc}") from None
+        return {"position": position, "frames": len(block), "channels": block.shape[1],
+                "pcm": block.astype("<f4", copy=False).tobytes()}
+
+    def _require_engine(self, kind: str) -> EngineOutput:
+        if self.engine is None:
+            raise p.BridgeError(
+                p.BAD_REQUEST, f"{kind}: this server plays the music through its own {self.info.get('output')} "
+                "output; start `adaptive-music serve --output engine` for a game engine to pull the audio")
+        return self.engine
 
     def _status(self) -> dict:
         return dict(_call(self.soundtrack.status))
@@ -406,7 +454,7 @@ class Server:
         # ``time`` is on this process's monotonic clock, meaningless to clients;
         # the position in the stream is what they can use.
         fields.pop("time", None)
-        rate = self.info.get("sample_rate")
+        rate = self.engine.sample_rate if self.engine is not None else self.info.get("sample_rate")
         if isinstance(fields.get("sample"), int) and rate:
             fields["seconds"] = fields["sample"] / rate
         self._queued.append((topic, fields))

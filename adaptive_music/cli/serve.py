@@ -14,6 +14,7 @@ from .errors import UsageError
 
 EXIT_NO_DEVICE = 1
 EXIT_CANNOT_BIND = 1
+OUTPUTS = ("device", "engine", "file")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,11 +41,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--ahead", type=float, default=0.05, metavar="SECONDS",
                        help="music generated ahead of the output (default 0.05, which keeps set_mood within "
                        "200 ms of being heard); raise it if status reports underruns (see bench/bridge.py)")
+    serve.add_argument("--output", choices=OUTPUTS, default=None,
+                       help="where the music goes: device (the default) plays it on a sound device; engine opens "
+                       "none, a game engine pulls it into its own mixer (audio_open/audio_pull, PROTOCOL.md); "
+                       "file is --no-audio")
     output = serve.add_mutually_exclusive_group()
     output.add_argument("--device", metavar="NAME", help="audio output device (default: the system default)")
     output.add_argument("--no-audio", action="store_true",
-                        help="no sound card: run the same real-time pipeline against a clocked file sink")
-    serve.add_argument("--record", type=Path, metavar="WAV", help="with --no-audio, write the output to this WAV file")
+                        help="no sound card: run the same real-time pipeline against a clocked file sink "
+                        "(the same as --output file)")
+    serve.add_argument("--record", type=Path, metavar="WAV",
+                       help="with --output file (--no-audio), write the output to this WAV file")
     serve.add_argument("--curve-keys", type=Path, metavar="DIR",
                        help="encrypt, and admit only clients with a key in DIR/clients (see keygen)")
     serve.set_defaults(run=run, bridge_command="serve")
@@ -88,10 +95,16 @@ def _serve(args: argparse.Namespace) -> int:
     from ..bridge.server import Server
     from ..mood.maps import EXAMPLE, MoodMapError, load_mood_map
     from ..playback.device import ClockedFileSink, DeviceNotFoundError, NoAudioDeviceError
+    from ..playback.engine_output import EngineOutput
     from ..playback.soundtrack import Soundtrack
 
-    if args.record is not None and not args.no_audio:
-        raise UsageError("--record needs --no-audio")
+    if args.no_audio and args.output not in (None, "file"):
+        raise UsageError(f"--no-audio is --output file; it cannot go with --output {args.output}")
+    mode = "file" if args.no_audio else args.output or "device"
+    if args.record is not None and mode != "file":
+        raise UsageError("--record needs --output file (or --no-audio)")
+    if args.device is not None and mode != "device":
+        raise UsageError(f"--device needs --output device; with --output {mode} no sound device is opened")
     if not (math.isfinite(args.ahead) and 0 < args.ahead <= 10):
         raise UsageError(f"--ahead must be between 0 and 10 seconds, got {args.ahead:g}")
     try:
@@ -101,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     live = warmup.prepare(args, args.ahead, seconds=None)
-    sink = ClockedFileSink(args.record) if args.no_audio else None
+    sink = ClockedFileSink(args.record) if mode == "file" else EngineOutput() if mode == "engine" else None
     try:
         soundtrack = Soundtrack(backend=live.backend, seed=args.seed, mood=moods.mood_text(args.mood),
                                 device=args.device, sink=sink, ahead=live.ahead)

@@ -13,15 +13,21 @@ class StreamResampler:
     Output sample n corresponds exactly to input time n * in_rate / out_rate,
     so positions map between rates without offset. It holds back the last
     ``half_width`` input samples (its look-ahead) until more input, or
-    :meth:`flush`, arrives.
+    :meth:`flush`, arrives. ``history`` holds the input samples just before
+    t = 0 (zeros if None or short), so that a stream can go on at a new rate
+    without a step.
     """
 
-    def __init__(self, in_rate: int, out_rate: int, channels: int, half_width: int = 16):
+    def __init__(self, in_rate: int, out_rate: int, channels: int, half_width: int = 16,
+                 history: np.ndarray | None = None):
         g = math.gcd(in_rate, out_rate)
         self.up, self.down = out_rate // g, in_rate // g
         self.channels = channels
         self.w = half_width
-        self._buf = np.zeros((half_width, channels), np.float32)  # zeros before t = 0
+        self._buf = np.zeros((half_width, channels), np.float32)  # the input before t = 0
+        if history is not None and len(history):
+            tail = history[-half_width:]
+            self._buf[half_width - len(tail):] = tail
         self._buf_start = -half_width
         self._next_out = 0
         self._in_count = 0

@@ -5,6 +5,7 @@
 
 from .beats import Beat, MoodTransition
 from .device import ClockedFileSink, DeviceNotFoundError, DeviceOutput, NoAudioDeviceError, output_devices
+from .engine_output import EngineOutput
 from .feed import Control, render_controls
 from .soundtrack import Soundtrack
 
@@ -14,6 +15,7 @@ __all__ = [
     "Control",
     "DeviceNotFoundError",
     "DeviceOutput",
+    "EngineOutput",
     "MoodTransition",
     "NoAudioDeviceError",
     "Soundtrack",

@@ -144,14 +144,27 @@ class BeatDispatcher:
                 self._wake.wait(min(wait, 0.05))
                 self._wake.clear()
                 continue
-            item = pending.popleft()
-            if pending is self._pending:
-                self._fire_beat(item, heard)
-            else:
-                self._fire_transition(item, heard)
+            self.fire(pending.popleft(), heard)
 
-    def _fire_beat(self, marker: Marker, heard: float) -> None:
-        beat = Beat(marker.bar, marker.beat, marker.beats_per_bar, marker.bpm, heard, marker.sample)
+    def take_until(self, sample: int) -> list[Marker | Transition]:
+        """Take the queued beats and transitions before ``sample``, in stream order, for an
+        output that fires them itself (:meth:`fire`) instead of this dispatcher's thread."""
+        items = []
+        while (pending := self._next()) is not None and pending[0].sample < sample:
+            items.append(pending.popleft())
+        return items
+
+    def fire(self, item: Marker | Transition, heard: float, sample: int | None = None) -> None:
+        """Call the callbacks of a beat or transition, heard at ``heard`` (monotonic time),
+        at stream position ``sample`` (default: its own)."""
+        sample = item.sample if sample is None else sample
+        if isinstance(item, Marker):
+            self._fire_beat(item, heard, sample)
+        else:
+            self._fire_transition(item, heard, sample)
+
+    def _fire_beat(self, marker: Marker, heard: float, sample: int) -> None:
+        beat = Beat(marker.bar, marker.beat, marker.beats_per_bar, marker.bpm, heard, sample)
         self.last = beat
         with self._lock:
             callbacks = list(self._beat_callbacks)
@@ -160,9 +173,8 @@ class BeatDispatcher:
         for callback in callbacks:
             self._call(callback, beat)
 
-    def _fire_transition(self, transition: Transition, heard: float) -> None:
-        heard_as = MoodTransition(transition.phase, transition.mood.text, transition.mood.intensity, heard,
-                                  transition.sample)
+    def _fire_transition(self, transition: Transition, heard: float, sample: int) -> None:
+        heard_as = MoodTransition(transition.phase, transition.mood.text, transition.mood.intensity, heard, sample)
         with self._lock:
             callbacks = list(self._transition_callbacks)
         for callback in callbacks:

@@ -276,6 +276,8 @@ class Player:
     preroll
         Seconds of silence played before the music: PulseAudio drops the first
         few milliseconds of a fresh stream (200 to 440 frames, measured here).
+        None: the output's own ``preroll`` where it declares one (an engine that
+        pulls the audio needs none), else 0.1 s.
     """
 
     # Seconds of silence, on top of the output latency, played after the end: the
@@ -284,12 +286,14 @@ class Player:
     _TAIL = 0.5
 
     def __init__(self, ring: RingBuffer, sample_rate: int, output: Output, *, state: PlayerState | None = None,
-                 preroll: float = 0.1) -> None:
+                 preroll: float | None = None) -> None:
         self.ring = ring
         self.sample_rate = sr = int(sample_rate)
         self.output = output
         self.state = state if state is not None else PlayerState()
         self.playback = Playback(ring, self.state, sr)
+        if preroll is None:
+            preroll = getattr(output, "preroll", 0.1)
         self._preroll_left = round(preroll * sr)
         self._tail_left = round(self._TAIL * sr)  # plus the output latency, once known
 

@@ -31,7 +31,8 @@ from ..engine.timeline import Transition, check_transition
 from ..models import load_backend
 from ..models.base import Marker, Model, Mood, check_intensity
 from .beats import BeatCallback, BeatDispatcher, TransitionCallback
-from .device import DeviceOutput, output_spec
+from .device import ClockedFileSink, DeviceOutput, output_spec
+from .engine_output import EngineOutput
 from .feed import Control, GeneratorSpec, ProcessFeed, ThreadFeed
 from .player import Output
 
@@ -53,7 +54,9 @@ class Soundtrack:
         Requested device latency in seconds.
     sink
         Play into this output instead of a sound device, e.g. a
-        :class:`~adaptive_music.playback.device.ClockedFileSink`.
+        :class:`~adaptive_music.playback.device.ClockedFileSink`, or an
+        :class:`~adaptive_music.playback.engine_output.EngineOutput` that a game
+        engine pulls (its pulls then also fire the beat and transition callbacks).
     ahead
         Seconds generated ahead of the device, the floor of the mood-change
         latency. Smaller reacts faster; too small underruns when a block is
@@ -94,6 +97,7 @@ class Soundtrack:
         output = sink if sink is not None else DeviceOutput(device, blocksize=blocksize, latency=latency)
 
         sr, channels = self.config.output_sample_rate, self.config.channels
+        self.ahead = float(ahead)
         target = max(1, round(ahead * sr))
         capacity = target + 4 * self.config.block_size
         limit = None if seconds is None else round(seconds * sr)
@@ -111,6 +115,12 @@ class Soundtrack:
         self.playback = self.feed.playback
         """Where the music is, and pause/resume: a :class:`~adaptive_music.playback.player.Playback`."""
         self.beats = BeatDispatcher(self.playback.heard_at)
+        self.engine = output if isinstance(output, EngineOutput) else None
+        """The output a game engine pulls, or None."""
+        if self.engine is not None:
+            self.engine.attach(self.playback, self.beats)
+        self.output_mode = "engine" if self.engine else "file" if isinstance(output, ClockedFileSink) else "device"
+        """``device``, ``engine`` or ``file``."""
         self._lock = threading.Lock()
         self._mood = Mood(mood)
         self._started = False
@@ -124,7 +134,8 @@ class Soundtrack:
             raise RuntimeError("this soundtrack was closed; make a new one")
         if not self._started:
             self._started = True
-            self.beats.start()
+            if self.engine is None:  # an engine's pulls fire the callbacks instead
+                self.beats.start()
             try:
                 self.feed.start()
             except BaseException:
@@ -138,7 +149,7 @@ class Soundtrack:
             return
         self._closed = True
         self.feed.stop()
-        if self._started:
+        if self._started and self.engine is None:
             self.beats.stop()
 
     def __enter__(self) -> "Soundtrack":
@@ -218,7 +229,9 @@ class Soundtrack:
 
     def status(self) -> dict[str, Any]:
         """Where the music is: mood and intensity (latest requested), playhead and
-        buffered seconds, underruns, and the bpm, bar and beat last heard."""
+        buffered seconds, underruns, the bpm, bar and beat last heard, and the
+        output (``device``, ``engine`` or ``file``; an engine output adds its
+        ``engine_rate``, stream ``position`` and ``pulls``)."""
         heard = self.beats.last
         playback = self.playback
         error = self.feed.error
@@ -236,6 +249,8 @@ class Soundtrack:
             "paused": playback.paused,
             "latency": playback.latency,
             "error": None if error is None else str(error),
+            "output": self.output_mode,
+            **(self.engine.status() if self.engine else {}),
         }
 
     def controls(self) -> list[Control]:
