@@ -2,7 +2,7 @@
 # Install everything the test suite needs on a fresh Debian-based machine:
 # system audio (PortAudio, a PulseAudio daemon for the clocked test sink),
 # torch (the CPU wheel, pinned here only), the package with its test and
-# musicgen extras, the Node.js bridge client's packages, and mono for the C# client.
+# musicgen extras, and the Node.js bridge client's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

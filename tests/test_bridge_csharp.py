@@ -1,15 +1,18 @@
 """The C# client core (bridge/dotnet), compiled with mcs and run under mono against a real `serve`."""
 
 import json
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import msgpack
+import numpy as np
 import pytest
 import zmq
 
@@ -74,6 +77,7 @@ def test_csharp_client_drives_every_request_and_receives_events(harness):
                               "missing_field": "bad_request", "unknown_event": "unknown_event",
                               "too_large": "too_large", "malformed": "bad_request"}
     assert seen["status_after_errors"] is True and seen["stray_replies"] == 0
+    assert seen["dispose_ms"] < 50
     events_seen = seen["events"]
     assert seen["counts"]["beat"] >= 2 and seen["counts"]["bar"] >= 1 and seen["counts"]["status"] >= 1
     assert events_seen["bar"]["beat"] == 0 and events_seen["bar"]["sample"] > 0
@@ -92,6 +96,16 @@ def test_csharp_client_fails_fast_and_disposes_at_once_when_the_server_is_unreac
     assert "connection refused" in seen["message"] and "reconnecting in the background" in seen["message"]
     assert seen["fail_ms"] < 50 and seen["dispose_ms"] < 50
     assert seen["state"] == "Closed"
+
+
+def test_csharp_client_refuses_a_curve_server_saying_it_speaks_null_only(harness, tmp_path):
+    keys = tmp_path / "keys"
+    subprocess.run([sys.executable, "-m", "adaptive_music.cli.main", "keygen", str(keys)], cwd=ROOT, check=True,
+                   capture_output=True, timeout=60)
+    with served("--no-audio", "--curve-keys", str(keys)) as (process, commands, events):
+        seen = run_harness(harness, "unreachable", commands)
+    assert seen["code"] == "unavailable"
+    assert "uses the CURVE security mechanism; this client speaks NULL only" in seen["message"]
 
 
 def _fake_server(reply: dict):
@@ -154,3 +168,88 @@ def test_csharp_client_survives_a_server_restart_and_restores_the_game_state(har
     assert 0 <= seen["reconnect_ms"] <= seen["restored_ms"] < 1000, seen
     commands_changes = [(c["connected"]) for c in seen["connections"] if c["channel"] == "commands"]
     assert commands_changes[-2:] == [False, True], seen["connections"]
+
+
+def test_csharp_engine_audio_pulls_the_servers_stream_contiguously_and_exactly(harness, tmp_path):
+    """An engine clock reads 1024 frames every 21.3 ms through EngineAudio.Read for 4 s."""
+    from adaptive_music.bridge import Client, EngineStream
+
+    raw = tmp_path / "pulled.raw"
+    with served("--output", "engine") as (process, commands, events):
+        seen = run_harness(harness, "audio", commands, events, "4", str(raw))
+        code, _, log = stop(process, signal.SIGTERM)
+    assert code == 0, log
+    assert seen["state"] == "Streaming" and seen["hello_output"] == "engine"
+    pulled = np.fromfile(raw, "<f4").reshape(-1, 2)
+    # Every frame the engine read is the stream, in order, from position 0: nothing lost or repeated.
+    assert seen["first_position"] == 0 and seen["discontinuities"] == 0
+    assert len(pulled) == seen["position"] == seen["callbacks"] * 1024 - seen["underrun_frames"]
+    assert seen["status"]["output"] == "engine" and seen["status"]["position"] == seen["pulls"] * 1024
+    assert seen["status"]["underruns"] == 0
+    # The same frames as the Python reference client pulls from a fresh server with the same seed.
+    # A reference that caught its generator behind (an underrun, faded to silence) cannot be
+    # compared: pull it again (that happens on this shared 2-core machine when it is busy).
+    for _ in range(3):
+        with served("--output", "engine") as (process, commands, events):
+            with EngineStream(commands, 48000) as stream, Client(commands) as client:
+                reference = np.concatenate([stream.pull(1024)[1] for _ in range(-(-len(pulled) // 1024))])
+                if client.status()["underruns"] == 0:
+                    break
+    reference = reference[: len(pulled)]
+    differ = np.flatnonzero(np.any(pulled != reference, axis=1))
+    assert differ.size == 0, f"first differing frame {differ[0]} of {len(pulled)}; {seen}"
+    assert np.abs(pulled).max() > 0.05
+    # Beat events reached the main thread only once the engine had read their sample.
+    assert len(seen["beats"]) >= 4 and seen["beats_before_played"] == []
+    assert seen["beats"] == sorted(seen["beats"]) and seen["beats"][-1] < seen["position"]
+
+
+def test_csharp_engine_audio_says_how_to_start_the_server_when_it_plays_on_its_own(harness, tmp_path):
+    with served("--no-audio") as (process, commands, events):
+        seen = run_harness(harness, "audio", commands, events, "1", str(tmp_path / "none.raw"))
+    assert seen["state"] == "NotEngineMode"
+    assert "serve --output engine" in seen["error"] and "file" in seen["error"]
+
+
+# The Unity package ----------------------------------------------------------------------
+
+UNITY = ROOT / "bridge" / "unity"
+
+
+def test_unity_and_core_packages_are_valid_upm_packages_with_meta_files():
+    for package in (UNITY, DOTNET):
+        manifest = json.loads((package / "package.json").read_text())
+        assert re.fullmatch(r"com\.[a-z0-9-]+\.[a-z0-9.-]+", manifest["name"]), manifest["name"]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", manifest["version"]) and manifest["displayName"]
+        assert re.fullmatch(r"\d{4}\.\d", manifest["unity"])
+        for sample in manifest.get("samples", []):
+            assert (package / sample["path"]).is_dir() and sample["path"].startswith("Samples~/")
+    assert [p.name for p in (DOTNET / "Runtime").glob("*.asmdef")] == ["AdaptiveMusic.Bridge.asmdef"]
+    core = json.loads((DOTNET / "Runtime" / "AdaptiveMusic.Bridge.asmdef").read_text())
+    assert core["noEngineReferences"] is True  # the core uses nothing of Unity
+    # One asmdef at the root of Runtime/: it covers every subfolder (Runtime/Stems too).
+    assert [p.relative_to(UNITY).as_posix() for p in UNITY.rglob("*.asmdef")] == ["Runtime/AdaptiveMusic.Unity.asmdef"]
+    unity = json.loads((UNITY / "Runtime" / "AdaptiveMusic.Unity.asmdef").read_text())
+    assert unity["references"] == [core["name"]]
+    for name in ("README.md", "CHANGELOG.md", "LICENSE"):
+        assert (UNITY / name).is_file(), name
+    # Unity ignores assets without a .meta in a package installed from git.
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "unity_meta.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    guids = [line.split()[1] for meta in ROOT.joinpath("bridge").rglob("*.meta")
+             for line in meta.read_text().splitlines() if line.startswith("guid:")]
+    assert len(guids) == len(set(guids)) > 10
+
+
+def test_unity_scripts_type_check_against_unityengine_stubs(harness):
+    """A compile check only: mcs against a stub of the UnityEngine types used, not a run in Unity."""
+    out = harness.parent
+    stubs = out / "UnityEngine.dll"
+    common = ["mcs", "-langversion:7.2", "-nologo", "-target:library"]
+    subprocess.run([*common, f"-out:{stubs}", str(ROOT / "tests" / "unity_stubs" / "UnityEngine.cs")], check=True)
+    scripts = sorted(str(p) for p in (UNITY / "Runtime").rglob("*.cs")) + \
+        sorted(str(p) for p in (UNITY / "Samples~").rglob("*.cs"))
+    result = subprocess.run([*common, "-warnaserror+", f"-out:{out / 'AdaptiveMusic.Unity.dll'}", f"-r:{stubs}",
+                             f"-r:{out / 'AdaptiveMusic.Bridge.dll'}", *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

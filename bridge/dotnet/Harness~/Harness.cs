@@ -6,7 +6,7 @@
 //   mono harness.exe unreachable COMMANDS         calls to a server that is not there
 //   mono harness.exe mismatch COMMANDS            a server speaking another protocol version
 //   mono harness.exe restart COMMANDS EVENTS      survive a restart (stdin: "restarted")
-//   mono harness.exe audio COMMANDS EVENTS SECONDS RAW   pull PCM like an engine, write it to RAW
+//   mono harness.exe audio COMMANDS EVENTS SECONDS RAW [MOOD]   pull PCM like an engine, write the stream to RAW
 //   mono harness.exe bench COMMANDS N             status round trips (microseconds)
 using System;
 using System.Collections.Generic;
@@ -16,7 +16,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace AdaptiveMusic.Bridge.Harness
+namespace AdaptiveMusicBridge.Harness
 {
     static class Program
     {
@@ -30,7 +30,7 @@ namespace AdaptiveMusic.Bridge.Harness
                 case "unreachable": result = Unreachable(args[1]); break;
                 case "mismatch": result = Mismatch(args[1]); break;
                 case "restart": result = Restart(args[1], args[2]); break;
-                case "audio": result = Audio(args[1], args[2], double.Parse(args[3]), args[4]); break;
+                case "audio": result = Audio(args[1], args[2], double.Parse(args[3]), args[4], args.Length > 5 ? args[5] : null); break;
                 case "bench": result = Bench(args[1], int.Parse(args[2])); break;
                 default: Console.Error.WriteLine("unknown mode " + args[0]); return 2;
             }
@@ -158,6 +158,9 @@ namespace AdaptiveMusic.Bridge.Harness
                 output["events"] = seen;
                 output["counts"] = new Dictionary<string, object> { { "beat", beats }, { "bar", bars }, { "status", statuses } };
                 output["stray_replies"] = client.Commands.StrayReplies;
+                var watch = Stopwatch.StartNew();
+                music.Dispose(); // connected, events flowing: must still return at once
+                output["dispose_ms"] = watch.Elapsed.TotalMilliseconds;
             }
             return output;
         }
@@ -212,9 +215,8 @@ namespace AdaptiveMusic.Bridge.Harness
         /// <summary>Connects, sets the game's state, then survives a restart announced on stdin.</summary>
         static Dictionary<string, object> Restart(string commands, string events)
         {
-            var settings = new ConnectionSettings { ReconnectMinMs = 10, ReconnectMaxMs = 100 };
             var connections = new List<object>();
-            using (var music = new MusicSession(commands, events, 2000, settings))
+            using (var music = new MusicSession(commands, events, 2000)) // default back-off: 50 ms doubling to 500 ms
             {
                 music.Connection += c => connections.Add(c.Fields);
                 Require(music.Client.Commands.WaitUntilConnected(10000), "no connection");
@@ -253,7 +255,7 @@ namespace AdaptiveMusic.Bridge.Harness
         }
 
         /// <summary>An engine: an audio thread reads 1024 frames on its own clock, the main thread drains events.</summary>
-        static Dictionary<string, object> Audio(string commands, string events, double seconds, string rawPath)
+        static Dictionary<string, object> Audio(string commands, string events, double seconds, string rawPath, string mood)
         {
             const int rate = 48000, channels = 2, callbackFrames = 1024;
             var beats = new List<object>();
@@ -263,10 +265,11 @@ namespace AdaptiveMusic.Bridge.Harness
             {
                 var audio = music.StartEngineAudio(rate, channels, callbackFrames);
                 music.Beat += b => { beats.Add(b.Sample); if (b.Sample >= audio.Position) late.Add(b.Sample); };
-                var until = DateTime.UtcNow.AddSeconds(10);
+                var until = DateTime.UtcNow.AddSeconds(5);
                 while (audio.State != EngineAudioState.Streaming && DateTime.UtcNow < until) Thread.Sleep(5);
-                Require(audio.State == EngineAudioState.Streaming, "audio never streamed: " + audio.LastError);
-                Get(music.Client.SetMoodAsync("fast driving drums and brass, urgent", Quantize.Now));
+                if (audio.State != EngineAudioState.Streaming)
+                    return new Dictionary<string, object> { { "state", audio.State.ToString() }, { "error", audio.LastError } };
+                if (mood != null) Get(music.Client.SetMoodAsync(mood, Quantize.Now));
 
                 var buffer = new float[callbackFrames * channels];
                 var bytes = new byte[buffer.Length * 4];
@@ -278,9 +281,9 @@ namespace AdaptiveMusic.Bridge.Harness
                     double due = (k + 1) * (double)callbackFrames / rate;
                     while (clock.Elapsed.TotalSeconds < due) Thread.Sleep(1);
                     reads.Add(audio.Position);
-                    audio.Read(buffer, 0, buffer.Length);
-                    Buffer.BlockCopy(buffer, 0, bytes, 0, bytes.Length);
-                    raw.Write(bytes);
+                    int n = audio.Read(buffer, 0, buffer.Length);
+                    Buffer.BlockCopy(buffer, 0, bytes, 0, n * 4);
+                    raw.Write(bytes, 0, n * 4); // the stream itself: an underrun's silence is not part of it
                     music.Update();
                 }
                 var status = Get(music.Client.StatusAsync());
@@ -290,7 +293,7 @@ namespace AdaptiveMusic.Bridge.Harness
                     { "underruns", audio.Underruns }, { "underrun_frames", audio.UnderrunFrames },
                     { "discontinuities", audio.Discontinuities }, { "pulls", audio.Pulls },
                     { "beats", beats }, { "beats_before_played", late }, { "status", status.Fields },
-                    { "hello_output", music.Client.Server.Output },
+                    { "hello_output", music.Client.Server.Output }, { "state", audio.State.ToString() },
                 };
             }
         }

@@ -5,7 +5,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 
-namespace AdaptiveMusic.Bridge.Harness
+namespace AdaptiveMusicBridge.Harness
 {
     static class Json
     {

@@ -5,7 +5,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 
-namespace AdaptiveMusic.Bridge.Harness
+namespace AdaptiveMusicBridge.Harness
 {
     static class Vectors
     {

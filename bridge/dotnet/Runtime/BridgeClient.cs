@@ -4,7 +4,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading.Tasks;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>Where a mood change starts (PROTOCOL.md §3, set_mood).</summary>
     public enum Quantize { Now, Beat, Bar }

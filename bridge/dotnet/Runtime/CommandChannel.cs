@@ -8,7 +8,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>A DEALER connection to the server's command socket, with request ids and timeouts.</summary>
     /// <remarks>
@@ -167,14 +167,18 @@ namespace AdaptiveMusic.Bridge
             }
         }
 
-        /// <summary>Throws version_mismatch naming both versions unless the reply is a protocol-1 hello.</summary>
+        /// <summary>Throws version_mismatch naming both versions unless the reply is a protocol-1 hello;
+        /// another error reply to hello is thrown with its own code.</summary>
         public static void CheckVersion(IDictionary<string, object> reply)
         {
             long? v = Field.Long(reply, "v");
             long? protocol = Field.Long(reply, "protocol");
+            var error = Field.Map(reply, "error");
+            string code = Field.String(error, "code");
+            if (v == ProtocolVersion && code != null && code != "bad_version")
+                throw new BridgeException(code, "hello: " + Field.String(error, "message"));
             if (Field.Bool(reply, "ok") == true && v == ProtocolVersion && protocol == ProtocolVersion) return;
             string theirs = protocol.HasValue ? protocol.ToString() : v.HasValue ? v.ToString() : "unknown";
-            var error = Field.Map(reply, "error");
             throw new BridgeException(BridgeException.VersionMismatch,
                 "the server speaks bridge protocol " + theirs + ", this client speaks protocol " + ProtocolVersion + "." +
                 ProtocolMinor + (error != null ? " (server said: " + Field.String(error, "message") + ")" : ""));

@@ -7,7 +7,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>What the pull thread is doing.</summary>
     public enum EngineAudioState { Connecting, NotEngineMode, Streaming, Failed, Closed }

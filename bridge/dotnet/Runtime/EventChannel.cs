@@ -4,7 +4,7 @@ using System;
 using System.Collections.Generic;
 using System.Text;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>A SUB connection to the server's events socket that fills an EventQueue.</summary>
     /// <remarks>Subscriptions are sent again on every reconnect. ZeroMQ filters by prefix, so

@@ -3,7 +3,7 @@
 using System;
 using System.Threading;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>A lock-free SPSC float ring; counters grow forever so full and empty never look alike.</summary>
     public sealed class FloatRing

@@ -5,7 +5,7 @@ using System;
 using System.Collections.Generic;
 using System.Text;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>Encodes values as msgpack into a growable buffer that can be reused.</summary>
     /// <remarks>

@@ -6,7 +6,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading.Tasks;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>The music of one game: a client, optional engine audio, and main-thread callbacks.</summary>
     /// <remarks>
@@ -43,6 +43,14 @@ namespace AdaptiveMusic.Bridge
             if (Audio == null)
                 Audio = new EngineAudio(Client.Commands.Endpoint, sampleRate, channels, engineBufferFrames, pullFrames);
             return Audio;
+        }
+
+        /// <summary>Stops pulling (the engine's audio component was disabled); returns at once.</summary>
+        public void StopEngineAudio()
+        {
+            if (Audio == null) return;
+            Audio.Dispose();
+            Audio = null;
         }
 
         /// <summary>set_mood; remembered and sent again after a reconnect (a restarted server starts afresh).</summary>

@@ -4,7 +4,7 @@ using System;
 using System.Net.Sockets;
 using System.Threading;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>Connection settings shared by every channel of a client.</summary>
     public sealed class ConnectionSettings

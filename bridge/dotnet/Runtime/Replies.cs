@@ -3,7 +3,7 @@
 using System;
 using System.Collections.Generic;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>A failed request: the server's error code (PROTOCOL.md §5) or one of the client's own.</summary>
     public class BridgeException : Exception

@@ -7,7 +7,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace AdaptiveMusic.Bridge
+namespace AdaptiveMusicBridge
 {
     /// <summary>The bytes of ZMTP 3.0 (greeting, commands, frames), built here and nowhere else.</summary>
     public static class Zmtp
@@ -185,7 +185,11 @@ namespace AdaptiveMusic.Bridge
 
         void Handshake(string socketType, string peerType)
         {
-            SendRaw(Zmtp.Greeting());
+            // The greeting in two parts (RFC 23): signature and major version first, so that libzmq
+            // sends all of its own; the rest only after its mechanism is known to be ours. A CURVE
+            // server closes the connection as soon as it reads "NULL", before we could read why.
+            var ours = Zmtp.Greeting();
+            lock (sendLock) SendLocked(ours, 11);
             var greeting = new byte[Zmtp.GreetingLength];
             ReadExact(greeting, 0, 10);
             if (greeting[0] != 0xff || greeting[9] != 0x7f)
@@ -197,6 +201,9 @@ namespace AdaptiveMusic.Bridge
             if (mechanism != "NULL")
                 throw new ZmtpException("the server uses the " + mechanism + " security mechanism; this client speaks " +
                                         "NULL only (reach a CURVE server through an SSH tunnel, see bridge/README.md)");
+            var rest = new byte[Zmtp.GreetingLength - 11];
+            Buffer.BlockCopy(ours, 11, rest, 0, rest.Length);
+            SendRaw(rest);
             SendRaw(Zmtp.Ready(socketType, socketType == "DEALER" ? new byte[0] : null));
             bool command;
             byte[] ready = ReadFrame(out command, out _);
