@@ -9,7 +9,7 @@ Prints, measured in this run:
   same ports; from the new server's "serving" line to the C# client connected (hello
   checked) and to the game's mood and intensity restored, at the client's default back-off.
 
-    python bench/csharp_client.py [--round-trips 5000] [--rounds 3] [--restarts 5]
+    python bench/csharp_client.py [--round-trips 1000] [--rounds 10] [--restarts 5]
 """
 
 from __future__ import annotations
@@ -86,8 +86,9 @@ def restart_once(harness: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--round-trips", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=3, help="turns of Python, Node, C# (each takes round-trips)")
+    parser.add_argument("--round-trips", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="turns of Python, Node, C# (each takes round-trips): short turns share the machine's load")
     parser.add_argument("--restarts", type=int, default=5)
     args = parser.parse_args()
     mono = subprocess.run(["mono", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
@@ -118,13 +119,16 @@ def main() -> None:
         c50, c99 = stats["csharp"]
         y50, y99 = stats["python"]
         print(f"  C# / Python: p50 x{c50 / y50:.2f}, p99 x{c99 / y99:.2f} (target: within 1.5x)")
+        turns = [(percentiles(c), percentiles(y)) for c, y in zip(times["csharp"], times["python"])]
+        print(f"  C# / Python per turn, median of {args.rounds}: p50 x{np.median([c[0] / y[0] for c, y in turns]):.2f}, "
+              f"p99 x{np.median([c[1] / y[1] for c, y in turns]):.2f}")
 
         runs = [restart_once(harness) for _ in range(args.restarts)]
         connected = np.array([r["reconnect_ms"] for r in runs])
         restored = np.array([r["restored_ms"] for r in runs])
         start = np.array([r["server_start_ms"] for r in runs])
         print(f"reconnect after a server restart, {args.restarts} restarts on the same ports, default back-off "
-              f"(50 ms doubling to 500 ms):")
+              f"(50 ms doubling to 250 ms):")
         print(f"  new server listening -> C# client connected (hello checked): median {np.median(connected):.0f} ms, "
               f"max {connected.max():.0f} ms")
         print(f"  new server listening -> game mood and intensity restored:     median {np.median(restored):.0f} ms, "

@@ -216,7 +216,7 @@ namespace AdaptiveMusicBridge.Harness
         static Dictionary<string, object> Restart(string commands, string events)
         {
             var connections = new List<object>();
-            using (var music = new MusicSession(commands, events, 2000)) // default back-off: 50 ms doubling to 500 ms
+            using (var music = new MusicSession(commands, events, 2000)) // default back-off: 50 ms doubling to 250 ms
             {
                 music.Connection += c => connections.Add(c.Fields);
                 Require(music.Client.Commands.WaitUntilConnected(10000), "no connection");

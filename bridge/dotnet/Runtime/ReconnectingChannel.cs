@@ -13,7 +13,7 @@ namespace AdaptiveMusicBridge
         public int ConnectTimeoutMs = 1000;
         /// <summary>First wait after a failed connect; it doubles on each failure up to ReconnectMaxMs.</summary>
         public int ReconnectMinMs = 50;
-        public int ReconnectMaxMs = 500;
+        public int ReconnectMaxMs = 250;
     }
 
     /// <summary>What a channel is doing now.</summary>
