@@ -108,23 +108,28 @@ def test_csharp_client_refuses_a_curve_server_saying_it_speaks_null_only(harness
     assert "uses the CURVE security mechanism; this client speaks NULL only" in seen["message"]
 
 
-def _fake_server(reply: dict):
-    """A real ROUTER on loopback that answers every request with ``reply`` (plus its id)."""
+def _fake_server(answer):
+    """A real ROUTER on loopback; ``answer(request)`` gives (delay in seconds, reply map without id)."""
     context = zmq.Context.instance()
     router = context.socket(zmq.ROUTER)
     router.linger = 0
     port = router.bind_to_random_port("tcp://127.0.0.1")
     done = threading.Event()
 
-    def answer():
+    def serve():
+        due = []  # (time, identity, reply bytes)
         while not done.is_set():
-            if router.poll(50):
+            if router.poll(10):
                 identity, frame = router.recv_multipart()
                 request = msgpack.unpackb(frame)
-                router.send_multipart([identity, msgpack.packb({**reply, "id": request.get("id")})])
+                delay, reply = answer(request)
+                due.append((time.monotonic() + delay, identity, msgpack.packb({**reply, "id": request.get("id")})))
+            for item in [d for d in due if d[0] <= time.monotonic()]:
+                due.remove(item)
+                router.send_multipart(item[1:])
         router.close()
 
-    thread = threading.Thread(target=answer, daemon=True)
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return f"tcp://127.0.0.1:{port}", done, thread
 
@@ -134,7 +139,7 @@ def _fake_server(reply: dict):
     {"v": 2, "ok": False, "error": {"code": "bad_version", "message": "this server speaks protocol 2"}},
 ], ids=["hello says 2", "bad_version reply"])
 def test_csharp_client_names_both_versions_on_a_protocol_mismatch(harness, reply):
-    address, done, thread = _fake_server(reply)
+    address, done, thread = _fake_server(lambda request: (0, reply))
     try:
         seen = run_harness(harness, "mismatch", address)
     finally:
@@ -142,6 +147,18 @@ def test_csharp_client_names_both_versions_on_a_protocol_mismatch(harness, reply
         thread.join(5)
     assert seen["state"] == "VersionMismatch" and seen["call_error"] == "version_mismatch"
     assert "server speaks bridge protocol 2, this client speaks protocol 1." in seen["message"]
+
+
+def test_csharp_request_times_out_and_a_late_reply_does_not_wedge_the_client(harness):
+    hello = {"v": 1, "ok": True, "server": "adaptive-music", "protocol": 1}
+    address, done, thread = _fake_server(lambda request: (0.6 if request["type"] == "status" else 0, hello))
+    try:
+        seen = run_harness(harness, "timeout", address)
+    finally:
+        done.set()
+        thread.join(5)
+    assert seen["code"] == "timeout" and 290 <= seen["timeout_ms"] < 600
+    assert seen["stray_replies"] == 1 and seen["hello_after"] == 1
 
 
 def test_csharp_client_survives_a_server_restart_and_restores_the_game_state(harness):
@@ -202,6 +219,34 @@ def test_csharp_engine_audio_pulls_the_servers_stream_contiguously_and_exactly(h
     # Beat events reached the main thread only once the engine had read their sample.
     assert len(seen["beats"]) >= 4 and seen["beats_before_played"] == []
     assert seen["beats"] == sorted(seen["beats"]) and seen["beats"][-1] < seen["position"]
+
+
+def test_csharp_engine_audio_counts_underruns_through_a_server_restart_and_resumes(harness):
+    ports = ["--commands", f"tcp://127.0.0.1:{free_port()}", "--events", f"tcp://127.0.0.1:{free_port()}"]
+    with served("--output", "engine", *ports) as (first, commands, events):
+        client = subprocess.Popen(["mono", str(harness), "audio-restart", commands, events], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert client.stdout.readline().strip() == "ready", client.stderr.read()
+            stop(first, signal.SIGTERM)
+            with served("--output", "engine", *ports) as (second, *_):
+                client.stdin.write("restarted\n")
+                client.stdin.flush()
+                out, err = client.communicate(timeout=60)
+                stop(second, signal.SIGTERM)
+        finally:
+            if client.poll() is None:
+                client.kill()
+    assert client.returncode == 0, err
+    seen = json.loads(out.splitlines()[-1])
+    # While the server was gone the engine's reads were silence, counted; nothing crashed.
+    assert seen["underruns_at_restart"] > 10 and any("Connecting" in e or "Failed" in e for e in seen["outage"])
+    # The new server's stream was followed (one jump in positions) and plays on.
+    assert seen["state"] == "Streaming" and seen["discontinuities"] == 1
+    assert seen["underruns_after_restart"] < 20 and seen["position"] > 48000  # 3 s of reading, at least 1 s heard
+    assert seen["beats_after_restart"] >= 1 and seen["beats_before_played"] == []
+    # The game's mood went to the new server by itself.
+    assert seen["status"]["mood"] == "tense stealth, muted strings" and seen["status"]["output"] == "engine"
 
 
 def test_csharp_engine_audio_says_how_to_start_the_server_when_it_plays_on_its_own(harness, tmp_path):

@@ -8,6 +8,8 @@
 //   mono harness.exe restart COMMANDS EVENTS      survive a restart (stdin: "restarted")
 //   mono harness.exe audio COMMANDS EVENTS SECONDS RAW [MOOD]   pull PCM like an engine, write the stream to RAW
 //   mono harness.exe bench COMMANDS N             status round trips (microseconds)
+//   mono harness.exe timeout COMMANDS             a server that answers status late
+//   mono harness.exe audio-restart COMMANDS EVENTS   engine audio through a restart (stdin: "restarted")
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -32,6 +34,8 @@ namespace AdaptiveMusicBridge.Harness
                 case "restart": result = Restart(args[1], args[2]); break;
                 case "audio": result = Audio(args[1], args[2], double.Parse(args[3]), args[4], args.Length > 5 ? args[5] : null); break;
                 case "bench": result = Bench(args[1], int.Parse(args[2])); break;
+                case "timeout": result = Timeout(args[1]); break;
+                case "audio-restart": result = AudioRestart(args[1], args[2]); break;
                 default: Console.Error.WriteLine("unknown mode " + args[0]); return 2;
             }
             Console.WriteLine(Json.Write(result));
@@ -294,6 +298,83 @@ namespace AdaptiveMusicBridge.Harness
                     { "discontinuities", audio.Discontinuities }, { "pulls", audio.Pulls },
                     { "beats", beats }, { "beats_before_played", late }, { "status", status.Fields },
                     { "hello_output", music.Client.Server.Output }, { "state", audio.State.ToString() },
+                };
+            }
+        }
+
+        /// <summary>Against a server that answers status after 600 ms: the call times out, the late reply is dropped.</summary>
+        static Dictionary<string, object> Timeout(string commands)
+        {
+            using (var client = new BridgeClient(commands, null, 300))
+            {
+                Require(client.Commands.WaitUntilConnected(10000), "no connection: " + client.Commands.LastError);
+                var watch = Stopwatch.StartNew();
+                string code = ErrorCode(client.StatusAsync());
+                double ms = watch.Elapsed.TotalMilliseconds;
+                Thread.Sleep(700); // the late reply arrives
+                return new Dictionary<string, object>
+                {
+                    { "code", code }, { "timeout_ms", ms }, { "stray_replies", client.Commands.StrayReplies },
+                    { "hello_after", Get(client.HelloAsync()).Protocol },
+                };
+            }
+        }
+
+        /// <summary>An engine clock keeps reading while the server stops and starts again (stdin: "restarted").</summary>
+        static Dictionary<string, object> AudioRestart(string commands, string events)
+        {
+            const int rate = 48000, channels = 2, callbackFrames = 1024;
+            var beatsBeforePlayed = new List<object>();
+            int beatsAfterRestart = 0;
+            bool restarted = false;
+            var outageErrors = new List<object>();
+            using (var music = new MusicSession(commands, events, 2000))
+            {
+                var audio = music.StartEngineAudio(rate, channels, callbackFrames);
+                music.Beat += b =>
+                {
+                    if (b.Sample >= audio.Position) beatsBeforePlayed.Add(b.Sample);
+                    if (restarted) beatsAfterRestart++;
+                };
+                var until = DateTime.UtcNow.AddSeconds(10);
+                while (audio.State != EngineAudioState.Streaming && DateTime.UtcNow < until) Thread.Sleep(5);
+                Require(audio.State == EngineAudioState.Streaming, "audio never streamed: " + audio.LastError);
+                Get(music.SetMood(RestoredMood, Quantize.Now));
+                var stdin = new Thread(() => { Console.ReadLine(); restarted = true; }) { IsBackground = true };
+                var buffer = new float[callbackFrames * channels];
+                var clock = Stopwatch.StartNew();
+                long positionAtRestart = -1, underrunsAtRestart = 0;
+                double restartedAt = -1;
+                for (long k = 0; ; k++)
+                {
+                    double due = (k + 1) * (double)callbackFrames / rate;
+                    while (clock.Elapsed.TotalSeconds < due) Thread.Sleep(1);
+                    audio.Read(buffer, 0, buffer.Length);
+                    music.Update();
+                    if (k == 50)
+                    {
+                        Console.WriteLine("ready");
+                        Console.Out.Flush();
+                        stdin.Start();
+                    }
+                    if (k > 50 && !restarted && audio.State != EngineAudioState.Streaming && outageErrors.Count < 3)
+                        outageErrors.Add(audio.State + ": " + audio.LastError);
+                    if (restarted && restartedAt < 0)
+                    {
+                        restartedAt = clock.Elapsed.TotalSeconds;
+                        positionAtRestart = audio.Position;
+                        underrunsAtRestart = audio.Underruns;
+                    }
+                    if (restartedAt >= 0 && clock.Elapsed.TotalSeconds > restartedAt + 3) break;
+                }
+                var status = Get(music.Client.StatusAsync());
+                return new Dictionary<string, object>
+                {
+                    { "state", audio.State.ToString() }, { "underruns", audio.Underruns },
+                    { "underruns_at_restart", underrunsAtRestart }, { "underruns_after_restart", audio.Underruns - underrunsAtRestart },
+                    { "discontinuities", audio.Discontinuities }, { "position_at_restart", positionAtRestart },
+                    { "position", audio.Position }, { "outage", outageErrors }, { "beats_after_restart", beatsAfterRestart },
+                    { "beats_before_played", beatsBeforePlayed }, { "status", status.Fields },
                 };
             }
         }

@@ -20,26 +20,38 @@ namespace AdaptiveMusicUnity
         public int pullFrames = 1024;
 
         EngineAudio stream; // read by the audio thread
+        MusicSession owner;  // the session the stream belongs to
 
         /// <summary>The stream (null until started): Underruns, Position, State, LastError.</summary>
         public EngineAudio Stream { get { return stream; } }
 
-        void Start()
+        void OnEnable()
         {
             if (music == null) music = GetComponent<AdaptiveMusic>();
+            var source = GetComponent<AudioSource>();
+            source.clip = null; // no clip: OnAudioFilterRead is the generator
+            source.Play();
+        }
+
+        void Update()
+        {
+            // Follows the AdaptiveMusic component's session, which exists while that component is enabled.
+            var session = music != null ? music.Session : null;
+            if (session == owner) return;
+            owner = session;
+            stream = null;
+            if (session == null) return;
             int bufferLength, numBuffers;
             AudioSettings.GetDSPBufferSize(out bufferLength, out numBuffers);
             int channels = AudioSettings.speakerMode == AudioSpeakerMode.Mono ? 1 : 2;
-            stream = music.Session.StartEngineAudio(AudioSettings.outputSampleRate, channels, bufferLength, pullFrames);
-            var source = GetComponent<AudioSource>();
-            source.clip = null;
-            source.Play();
+            stream = session.StartEngineAudio(AudioSettings.outputSampleRate, channels, bufferLength, pullFrames);
         }
 
         void OnDisable()
         {
             stream = null;
-            if (music != null && music.Session != null) music.Session.StopEngineAudio();
+            if (owner != null) owner.StopEngineAudio();
+            owner = null;
         }
 
         void OnAudioFilterRead(float[] data, int channels)
