@@ -219,6 +219,7 @@ def test_csharp_engine_audio_pulls_the_servers_stream_contiguously_and_exactly(h
     # Beat events reached the main thread only once the engine had read their sample.
     assert len(seen["beats"]) >= 4 and seen["beats_before_played"] == []
     assert seen["beats"] == sorted(seen["beats"]) and seen["beats"][-1] < seen["position"]
+    assert seen["read_allocated_bytes"] == 0  # the audio callback allocates nothing
 
 
 def test_csharp_engine_audio_counts_underruns_through_a_server_restart_and_resumes(harness):
@@ -245,6 +246,9 @@ def test_csharp_engine_audio_counts_underruns_through_a_server_restart_and_resum
     assert seen["state"] == "Streaming" and seen["discontinuities"] == 1
     assert seen["underruns_after_restart"] < 20 and seen["position"] > 48000  # 3 s of reading, at least 1 s heard
     assert seen["beats_after_restart"] >= 1 and seen["beats_before_played"] == []
+    # A 5.1 engine through ReadInterleaved: music on the front pair, silence elsewhere, no allocation.
+    peaks = seen["last_read_peak_by_channel"]
+    assert min(peaks[:2]) > 0.01 and max(peaks[2:]) == 0 and seen["read_allocated_bytes"] == 0
     # The game's mood went to the new server by itself.
     assert seen["status"]["mood"] == "tense stealth, muted strings" and seen["status"]["output"] == "engine"
 

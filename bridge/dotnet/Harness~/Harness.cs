@@ -280,12 +280,15 @@ namespace AdaptiveMusicBridge.Harness
                 long callbacks = (long)(seconds * rate / callbackFrames);
                 var clock = Stopwatch.StartNew();
                 var reads = new List<long>();
+                long allocated = 0; // bytes allocated inside Read, the audio callback
                 for (long k = 0; k < callbacks; k++)
                 {
                     double due = (k + 1) * (double)callbackFrames / rate;
                     while (clock.Elapsed.TotalSeconds < due) Thread.Sleep(1);
                     reads.Add(audio.Position);
+                    long before = GC.GetAllocatedBytesForCurrentThread();
                     int n = audio.Read(buffer, 0, buffer.Length);
+                    allocated += GC.GetAllocatedBytesForCurrentThread() - before;
                     Buffer.BlockCopy(buffer, 0, bytes, 0, n * 4);
                     raw.Write(bytes, 0, n * 4); // the stream itself: an underrun's silence is not part of it
                     music.Update();
@@ -298,6 +301,7 @@ namespace AdaptiveMusicBridge.Harness
                     { "discontinuities", audio.Discontinuities }, { "pulls", audio.Pulls },
                     { "beats", beats }, { "beats_before_played", late }, { "status", status.Fields },
                     { "hello_output", music.Client.Server.Output }, { "state", audio.State.ToString() },
+                    { "read_allocated_bytes", allocated },
                 };
             }
         }
@@ -341,7 +345,9 @@ namespace AdaptiveMusicBridge.Harness
                 Require(audio.State == EngineAudioState.Streaming, "audio never streamed: " + audio.LastError);
                 Get(music.SetMood(RestoredMood, Quantize.Now));
                 var stdin = new Thread(() => { Console.ReadLine(); restarted = true; }) { IsBackground = true };
-                var buffer = new float[callbackFrames * channels];
+                const int surround = 6; // a 5.1 mixer: the stereo music goes to its front pair
+                var buffer = new float[callbackFrames * surround];
+                long allocated = 0;
                 var clock = Stopwatch.StartNew();
                 long positionAtRestart = -1, underrunsAtRestart = 0;
                 double restartedAt = -1;
@@ -349,7 +355,9 @@ namespace AdaptiveMusicBridge.Harness
                 {
                     double due = (k + 1) * (double)callbackFrames / rate;
                     while (clock.Elapsed.TotalSeconds < due) Thread.Sleep(1);
-                    audio.Read(buffer, 0, buffer.Length);
+                    long before = GC.GetAllocatedBytesForCurrentThread();
+                    audio.ReadInterleaved(buffer, surround);
+                    allocated += GC.GetAllocatedBytesForCurrentThread() - before;
                     music.Update();
                     if (k == 50)
                     {
@@ -375,6 +383,9 @@ namespace AdaptiveMusicBridge.Harness
                     { "discontinuities", audio.Discontinuities }, { "position_at_restart", positionAtRestart },
                     { "position", audio.Position }, { "outage", outageErrors }, { "beats_after_restart", beatsAfterRestart },
                     { "beats_before_played", beatsBeforePlayed }, { "status", status.Fields },
+                    { "read_allocated_bytes", allocated },
+                    { "last_read_peak_by_channel", Enumerable.Range(0, surround).Select(
+                        c => (double)Enumerable.Range(0, callbackFrames).Max(f => Math.Abs(buffer[f * surround + c]))).ToArray() },
                 };
             }
         }
