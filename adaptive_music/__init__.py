@@ -20,7 +20,7 @@ from .mood.text import MoodError, explain_mood, parse_mood
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACKENDS", "Client", "GeneratorState", "Marker", "Model", "Mood", "MoodChange", "MoodError",
+    "BACKENDS", "Client", "EngineOutput", "EngineStream", "GeneratorState", "Marker", "Model", "Mood", "MoodChange", "MoodError",
     "MoodParams", "Rendered", "Soundtrack", "StreamConfig", "StreamingGenerator", "explain_mood",
     "load_backend", "parse_mood", "render",
 ]
@@ -32,6 +32,14 @@ def __getattr__(name: str):
         from .playback.soundtrack import Soundtrack
 
         return Soundtrack
+    if name == "EngineOutput":  # for a Soundtrack that a game engine pulls (serve --output engine)
+        from .playback.engine_output import EngineOutput
+
+        return EngineOutput
+    if name == "EngineStream":
+        from .bridge.client import EngineStream
+
+        return EngineStream
     if name == "Client":
         from .bridge.client import Client
 

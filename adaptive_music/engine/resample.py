@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 class StreamResampler:
@@ -63,8 +64,9 @@ class StreamResampler:
             return np.zeros((0, self.channels), np.float32)
         i0 = ns * self.down // self.up
         phase = ns * self.down % self.up
-        idx = i0[:, None] + self._offsets[None, :] - self._buf_start
-        out = np.einsum("nk,nkc->nc", self._table[phase], self._buf[idx])
+        # Each output's 2w taps as one row of a strided view: one gather of rows, not of single samples.
+        taps = sliding_window_view(self._buf, 2 * self.w, axis=0)[i0 + self._offsets[0] - self._buf_start]
+        out = np.einsum("nck,nk->nc", taps, self._table[phase])
         self._next_out = last
         keep_from = int(last * self.down // self.up) - self.w + 1 - self._buf_start
         if keep_from > 0:

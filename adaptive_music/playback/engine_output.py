@@ -46,7 +46,13 @@ class EngineOutput:
     ----------
     wait
         Longest a pull waits for the generator before filling with silence, in
-        seconds; at least the pulled block's own length is waited.
+        seconds; at least the pulled block's own length is waited. The ring is
+        normally ``ahead`` full and a pull waits for nothing; the wait only rides
+        out a generator step delayed by a busy machine. Waiting keeps the stream
+        equal to the offline render (the engine may play its own buffer dry
+        meanwhile), where silence would shift the rest of the music; 0.2 s is
+        about the engine's buffer plus two pulls, past which the engine is
+        starved either way.
     """
 
     latency = 0.0
@@ -56,7 +62,7 @@ class EngineOutput:
     _HISTORY = 64  # input frames kept to carry the resampler over a change of rate
     _POLL = 0.0002  # seconds between looks at the ring while waiting for the generator
 
-    def __init__(self, wait: float = 0.05) -> None:
+    def __init__(self, wait: float = 0.2) -> None:
         if not (isinstance(wait, (int, float)) and 0 < wait <= 10):
             raise ValueError(f"wait must be between 0 and 10 seconds, got {wait!r}")
         self.wait = float(wait)
@@ -71,6 +77,7 @@ class EngineOutput:
         self._fill: Callable[[np.ndarray, float], None] | None = None
         self._playback: Playback | None = None
         self._beats: BeatDispatcher | None = None
+        self._wake: Callable[[], None] = lambda: None
         self._ring_rate = 0
         self._ring_channels = 0
         self._resampler: StreamResampler | None = None
@@ -93,10 +100,11 @@ class EngineOutput:
     def stop(self) -> None:
         self._fill = None
 
-    def attach(self, playback: Playback, beats: BeatDispatcher) -> None:
-        """Watch the player's ring through ``playback`` and fire ``beats``' callbacks as pulls hand
-        out their samples (the Soundtrack does this; the dispatcher's own thread must not run)."""
-        self._playback, self._beats = playback, beats
+    def attach(self, playback: Playback, beats: BeatDispatcher, wake: Callable[[], None]) -> None:
+        """Watch the player's ring through ``playback``, fire ``beats``' callbacks as pulls hand
+        out their samples (the dispatcher's own thread must not run), and call ``wake`` to have
+        the generator refill the ring at once after a pull took frames (the Soundtrack does this)."""
+        self._playback, self._beats, self._wake = playback, beats, wake
 
     # -- the engine's side ------------------------------------------------------------
 
@@ -155,6 +163,7 @@ class EngineOutput:
             elif ring.readable:
                 k = min(ring.readable, left)
             elif deadline is None:
+                self._wake()
                 deadline = time.monotonic() + max(self.wait, left / self._ring_rate)
                 continue
             elif time.monotonic() < deadline:
@@ -167,6 +176,7 @@ class EngineOutput:
             if ring.frames_read > first:  # the ring's frames come first in what was filled
                 self._schedule(first, ring.frames_read, self._taken + done)
             done += k
+        self._wake()
         self._taken += n
         self._history = np.concatenate([self._history, out])[-self._HISTORY :]
         return out

@@ -189,6 +189,10 @@ class ThreadFeed:
     def send(self, method: str, args: tuple) -> None:
         self._calls.put(method, args)
 
+    def wake(self) -> None:
+        """Have the generator refill the ring now rather than at its next poll (an output took frames)."""
+        self._producer.wake.set()
+
     def start(self) -> None:
         """Fill the ring to its target, keep it filled from a thread, and start the output."""
         self._producer.prefill(self._stop)

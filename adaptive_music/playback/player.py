@@ -14,6 +14,7 @@ through a :class:`Playback` without ever running the audio callback.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, Protocol
 
@@ -61,6 +62,8 @@ class Producer:
         self.limit_frames = limit_frames
         self.produced = 0
         self.error: BaseException | None = None
+        self.wake = threading.Event()
+        """Set by a consumer that took frames and wants the ring refilled before the next poll."""
 
     def prefill(self, stop: StopSignal) -> None:
         """Fill the ring up to the target, without waiting."""
@@ -72,7 +75,8 @@ class Producer:
         ring = self.ring
         while not stop.is_set() and not ring.closed:
             if ring.readable >= self.target_frames:
-                time.sleep(self.POLL)
+                self.wake.wait(self.POLL)
+                self.wake.clear()
             else:
                 self._produce_one(stop)
 

@@ -118,7 +118,7 @@ class Soundtrack:
         self.engine = output if isinstance(output, EngineOutput) else None
         """The output a game engine pulls, or None."""
         if self.engine is not None:
-            self.engine.attach(self.playback, self.beats)
+            self.engine.attach(self.playback, self.beats, self.feed.wake)
         self.output_mode = "engine" if self.engine else "file" if isinstance(output, ClockedFileSink) else "device"
         """``device``, ``engine`` or ``file``."""
         self._lock = threading.Lock()

@@ -87,6 +87,15 @@ export class BridgeClient {
   pause() { return this.request("pause"); }
   resume() { return this.request("resume"); }
 
+  // Protocol 1.1, a server started with `serve --output engine`: pull the music into your own mixer.
+  audioOpen(sampleRate, channels = 2) { return this.request("audio_open", { sample_rate: sampleRate, channels }); }
+  // The next `frames` frames: the reply with `pcm` as an interleaved Float32Array (little-endian hosts).
+  async audioPull(frames) {
+    const reply = await this.request("audio_pull", { frames });
+    const bytes = new Uint8Array(reply.pcm); // a copy, at offset 0: a Float32Array needs 4-byte alignment
+    return { ...reply, pcm: new Float32Array(bytes.buffer) };
+  }
+
   // An async iterator of {topic, data} for the given topics (all when none are given).
   async *subscribe(...topics) {
     const sub = new Subscriber({ linger: 0 });
