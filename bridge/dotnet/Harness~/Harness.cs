@@ -293,6 +293,8 @@ namespace AdaptiveMusicBridge.Harness
                     raw.Write(bytes, 0, n * 4); // the stream itself: an underrun's silence is not part of it
                     music.Update();
                 }
+                string state = audio.State.ToString();
+                music.StopEngineAudio(); // no pull after this one: the counts below are final (one may be in flight)
                 var status = Get(music.Client.StatusAsync());
                 return new Dictionary<string, object>
                 {
@@ -300,7 +302,7 @@ namespace AdaptiveMusicBridge.Harness
                     { "underruns", audio.Underruns }, { "underrun_frames", audio.UnderrunFrames },
                     { "discontinuities", audio.Discontinuities }, { "pulls", audio.Pulls },
                     { "beats", beats }, { "beats_before_played", late }, { "status", status.Fields },
-                    { "hello_output", music.Client.Server.Output }, { "state", audio.State.ToString() },
+                    { "hello_output", music.Client.Server.Output }, { "state", state },
                     { "read_allocated_bytes", allocated },
                 };
             }

@@ -12,6 +12,7 @@ namespace AdaptiveMusicBridge
     /// <remarks>
     /// Call <see cref="Update"/> once per frame on the engine's main thread: every callback
     /// runs inside it. Commands return at once; their failures arrive as <see cref="Error"/>.
+    /// A session belongs to the main thread; <see cref="Client"/> may be used from any thread.
     /// </remarks>
     public sealed class MusicSession : IDisposable
     {
