@@ -266,3 +266,21 @@ def test_a_pull_waits_for_a_generator_that_is_behind_and_counts_an_underrun_only
     assert 0.05 <= waited < 0.45  # the longer of `wait` and the block's own length (0.17 s), not the stall
     assert status["underruns"] >= 1 and status["position"] == 16384
     np.testing.assert_array_equal(block[-1000:], 0.0)
+
+
+def test_musicgen_is_resampled_once_from_its_own_rate_to_the_engines(tmp_path):
+    """A tiny random MusicGen (real transformers code, 32 kHz): the generator keeps 32 kHz and the
+    engine output resamples straight to 44.1 kHz, no stop at 48 kHz on the way."""
+    from adaptive_music.models import load_backend
+    from musicgen_tiny import build_tiny_musicgen
+
+    model = load_backend("musicgen", model=str(build_tiny_musicgen(tmp_path / "tiny", stereo=True)))
+    output = EngineOutput()
+    with Soundtrack(model, seed=1, mood="dark ambient dungeon", sink=output, ahead=0.1) as live:
+        assert live.config.output_sample_rate == model.sample_rate == 32000
+        output.open(44100, 2)
+        pulled = np.concatenate([output.pull(PULL)[1] for _ in range(8)])
+        status = live.status()
+    assert status["underruns"] == 0 and status["engine_rate"] == 44100
+    ring = render_controls(live.spec.build(), [], 8 * PULL * 32000 // 44100 + 64)
+    np.testing.assert_array_equal(pulled, StreamResampler(32000, 44100, 2).process(ring)[: len(pulled)])

@@ -92,6 +92,10 @@ class Soundtrack:
         # This process keeps a model too: to check mood texts as they are set.
         self.model = load_backend(backend, **backend_options) if isinstance(backend, str) else backend
         self.config = config or self.model.default_config()
+        if isinstance(sink, EngineOutput) and config is None:
+            # The engine output resamples to the engine's rate: the generator keeps the backend's
+            # own (32 kHz MusicGen, say), so that the music is resampled once.
+            self.config = self.config.replace(output_sample_rate=self.model.sample_rate)
         self.model.condition(Mood(mood))  # a bad starting mood fails here, not in the generator
         self.spec = GeneratorSpec(backend, mood, seed, self.config, backend_options)
         output = sink if sink is not None else DeviceOutput(device, blocksize=blocksize, latency=latency)
