@@ -161,16 +161,21 @@ def test_csharp_request_times_out_and_a_late_reply_does_not_wedge_the_client(har
     assert seen["stray_replies"] == 1 and seen["hello_after"] == 1
 
 
-def test_csharp_client_survives_a_server_restart_and_restores_the_game_state(harness):
+def through_a_restart(harness: Path, mode: str, *serve_args: str) -> dict:
+    """Run harness ``mode`` while `serve` stops and starts again on the same ports; its JSON.
+
+    The harness prints "ready" when it wants the restart and reads "restarted" once the
+    new server listens.
+    """
     ports = ["--commands", f"tcp://127.0.0.1:{free_port()}", "--events", f"tcp://127.0.0.1:{free_port()}"]
-    with served("--no-audio", *ports) as (first, commands, events):
-        client = subprocess.Popen(["mono", str(harness), "restart", commands, events], stdin=subprocess.PIPE,
+    with served(*serve_args, *ports) as (first, commands, events):
+        client = subprocess.Popen(["mono", str(harness), mode, commands, events], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert client.stdout.readline().strip() == "ready", client.stderr.read()
             stop(first, signal.SIGTERM)
             time.sleep(0.5)  # the client sees the loss and backs off
-            with served("--no-audio", *ports) as (second, *_):
+            with served(*serve_args, *ports) as (second, *_):
                 client.stdin.write("restarted\n")
                 client.stdin.flush()
                 out, err = client.communicate(timeout=60)
@@ -179,7 +184,11 @@ def test_csharp_client_survives_a_server_restart_and_restores_the_game_state(har
             if client.poll() is None:
                 client.kill()
     assert client.returncode == 0, err
-    seen = json.loads(out.splitlines()[-1])
+    return json.loads(out.splitlines()[-1])
+
+
+def test_csharp_client_survives_a_server_restart_and_restores_the_game_state(harness):
+    seen = through_a_restart(harness, "restart", "--no-audio")
     # The new server plays its default mood; the session sent the game's own again.
     assert seen["status"]["mood"] == "tense stealth, muted strings" and seen["status"]["intensity"] == 0.8
     assert 0 <= seen["reconnect_ms"] <= seen["restored_ms"] < 1000, seen
@@ -224,23 +233,7 @@ def test_csharp_engine_audio_pulls_the_servers_stream_contiguously_and_exactly(h
 
 
 def test_csharp_engine_audio_counts_underruns_through_a_server_restart_and_resumes(harness):
-    ports = ["--commands", f"tcp://127.0.0.1:{free_port()}", "--events", f"tcp://127.0.0.1:{free_port()}"]
-    with served("--output", "engine", *ports) as (first, commands, events):
-        client = subprocess.Popen(["mono", str(harness), "audio-restart", commands, events], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert client.stdout.readline().strip() == "ready", client.stderr.read()
-            stop(first, signal.SIGTERM)
-            with served("--output", "engine", *ports) as (second, *_):
-                client.stdin.write("restarted\n")
-                client.stdin.flush()
-                out, err = client.communicate(timeout=60)
-                stop(second, signal.SIGTERM)
-        finally:
-            if client.poll() is None:
-                client.kill()
-    assert client.returncode == 0, err
-    seen = json.loads(out.splitlines()[-1])
+    seen = through_a_restart(harness, "audio-restart", "--output", "engine")
     # While the server was gone the engine's reads were silence, counted; nothing crashed.
     assert seen["underruns_at_restart"] > 10 and any("Connecting" in e or "Failed" in e for e in seen["outage"])
     # The new server's stream was followed (one jump in positions) and plays on.
