@@ -287,13 +287,20 @@ def test_unity_and_core_packages_are_valid_upm_packages_with_meta_files():
 
 
 def test_unity_scripts_type_check_against_unityengine_stubs(harness):
-    """A compile check only: mcs against a stub of the UnityEngine types used, not a run in Unity."""
+    """A compile check only: mcs against a stub of the UnityEngine types used, not a run in Unity.
+
+    The package's scripts, its sample and the README's Unity example.
+    """
     out = harness.parent
     stubs = out / "UnityEngine.dll"
     common = ["mcs", "-langversion:7.2", "-nologo", "-target:library"]
     subprocess.run([*common, f"-out:{stubs}", str(ROOT / "tests" / "unity_stubs" / "UnityEngine.cs")], check=True)
+    # bridge/README.md's 10-line example, as a user would paste it.
+    readme = (ROOT / "bridge" / "README.md").read_text()
+    example = re.search(r"### A 10-line example.*?```csharp\n(.*?)```", readme, re.S).group(1)
+    (out / "ReadmeExample.cs").write_text(example)
     scripts = sorted(str(p) for p in (UNITY / "Runtime").rglob("*.cs")) + \
-        sorted(str(p) for p in (UNITY / "Samples~").rglob("*.cs"))
+        sorted(str(p) for p in (UNITY / "Samples~").rglob("*.cs")) + [str(out / "ReadmeExample.cs")]
     result = subprocess.run([*common, "-warnaserror+", f"-out:{out / 'AdaptiveMusic.Unity.dll'}", f"-r:{stubs}",
                              f"-r:{out / 'AdaptiveMusic.Bridge.dll'}", *scripts], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -29,6 +29,7 @@ namespace UnityEngine
     }
     public static class Debug
     {
+        public static void Log(object message) { }
         public static void LogWarning(object message) { }
     }
     [AttributeUsage(AttributeTargets.Field)] public sealed class TooltipAttribute : Attribute { public TooltipAttribute(string tooltip) { } }
@@ -39,6 +40,11 @@ namespace UnityEngine
 
 namespace UnityEngine.Events
 {
+    public delegate void UnityAction<T0, T1>(T0 arg0, T1 arg1);
     public abstract class UnityEventBase { }
-    public class UnityEvent<T0, T1> : UnityEventBase { public void Invoke(T0 arg0, T1 arg1) { } }
+    public class UnityEvent<T0, T1> : UnityEventBase
+    {
+        public void AddListener(UnityAction<T0, T1> call) { }
+        public void Invoke(T0 arg0, T1 arg1) { }
+    }
 }
