@@ -77,7 +77,7 @@ def test_csharp_client_drives_every_request_and_receives_events(harness):
                               "missing_field": "bad_request", "unknown_event": "unknown_event",
                               "too_large": "too_large", "malformed": "bad_request"}
     assert seen["status_after_errors"] is True and seen["stray_replies"] == 0
-    assert seen["dispose_ms"] < 50
+    assert seen["dispose_ms"] < 50 and 0 <= seen["threads_end_ms"] < 500  # no thread outlives the session
     events_seen = seen["events"]
     assert seen["counts"]["beat"] >= 2 and seen["counts"]["bar"] >= 1 and seen["counts"]["status"] >= 1
     assert events_seen["bar"]["beat"] == 0 and events_seen["bar"]["sample"] > 0
@@ -230,6 +230,7 @@ def test_csharp_engine_audio_pulls_the_servers_stream_contiguously_and_exactly(h
     assert len(seen["beats"]) >= 4 and seen["beats_before_played"] == []
     assert seen["beats"] == sorted(seen["beats"]) and seen["beats"][-1] < seen["position"]
     assert seen["read_allocated_bytes"] == 0  # the audio callback allocates nothing
+    assert seen["stop_ms"] < 50 and 0 <= seen["threads_end_ms"] < 500
 
 
 def test_csharp_engine_audio_counts_underruns_through_a_server_restart_and_resumes(harness):

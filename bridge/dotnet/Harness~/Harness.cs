@@ -165,8 +165,20 @@ namespace AdaptiveMusicBridge.Harness
                 var watch = Stopwatch.StartNew();
                 music.Dispose(); // connected, events flowing: must still return at once
                 output["dispose_ms"] = watch.Elapsed.TotalMilliseconds;
+                output["threads_end_ms"] = ThreadsEnd(watch, () => client.Commands.IsRunning, () => client.EventSocket.IsRunning);
             }
             return output;
+        }
+
+        /// <summary>Milliseconds on watch when none of the threads runs any more (-1: still running after 2 s).</summary>
+        static double ThreadsEnd(Stopwatch watch, params Func<bool>[] running)
+        {
+            while (running.Any(r => r()))
+            {
+                if (watch.Elapsed.TotalSeconds > 2) return -1;
+                Thread.Sleep(1);
+            }
+            return watch.Elapsed.TotalMilliseconds;
         }
 
         static Dictionary<string, object> Unreachable(string commands)
@@ -294,7 +306,9 @@ namespace AdaptiveMusicBridge.Harness
                     music.Update();
                 }
                 string state = audio.State.ToString();
+                var stopping = Stopwatch.StartNew();
                 music.StopEngineAudio(); // no pull after this one: the counts below are final (one may be in flight)
+                double stopMs = stopping.Elapsed.TotalMilliseconds, threadsEndMs = ThreadsEnd(stopping, () => audio.IsRunning);
                 var status = Get(music.Client.StatusAsync());
                 return new Dictionary<string, object>
                 {
@@ -303,6 +317,7 @@ namespace AdaptiveMusicBridge.Harness
                     { "discontinuities", audio.Discontinuities }, { "pulls", audio.Pulls },
                     { "beats", beats }, { "beats_before_played", late }, { "status", status.Fields },
                     { "hello_output", music.Client.Server.Output }, { "state", state },
+                    { "stop_ms", stopMs }, { "threads_end_ms", threadsEndMs },
                     { "read_allocated_bytes", allocated },
                 };
             }

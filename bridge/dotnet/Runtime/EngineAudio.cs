@@ -27,6 +27,7 @@ namespace AdaptiveMusicBridge
         readonly float[] block;        // pull thread: one decoded block
         readonly float[] convertFrames; // audio thread: frames being mapped to the engine's channel count
         readonly ManualResetEvent stop = new ManualResetEvent(false);
+        readonly Thread puller;
         readonly Dictionary<string, object> pullFields;
         readonly Dictionary<string, object> openFields;
         long nextPosition = -1;        // pull thread: where the next block must start
@@ -60,8 +61,12 @@ namespace AdaptiveMusicBridge
             pullFields = new Dictionary<string, object> { { "frames", (long)pullFrames } };
             openFields = new Dictionary<string, object> { { "sample_rate", (long)sampleRate }, { "channels", (long)channels } };
             channel = new CommandChannel(commands, timeoutMs, settings);
-            new Thread(Run) { IsBackground = true, Name = "adaptive-music audio pull" }.Start();
+            puller = new Thread(Run) { IsBackground = true, Name = "adaptive-music audio pull" };
+            puller.Start();
         }
+
+        /// <summary>Whether the pull thread or its connection's thread is still alive (both end soon after Dispose).</summary>
+        public bool IsRunning { get { return puller.IsAlive || channel.IsRunning; } }
 
         public EngineAudioState State { get { return state; } }
 

@@ -57,6 +57,9 @@ namespace AdaptiveMusicBridge
 
         public bool IsDisposed { get { return disposed; } }
 
+        /// <summary>Whether the channel's thread is still alive (it ends soon after Dispose).</summary>
+        public bool IsRunning { get { return thread.IsAlive; } }
+
         /// <summary>Raised on the channel's thread when a session starts or ends.</summary>
         public event Action<ConnectionEvent> ConnectionChanged;
 
