@@ -14,6 +14,8 @@ if command -v apt-get >/dev/null; then
     $sudo apt-get update -qq
     packages="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
     command -v npm >/dev/null || packages="$packages nodejs npm"
+    # The C# client core's tests: mcs compiles it, mono runs its harness (tests/test_bridge_csharp.py).
+    command -v mcs >/dev/null || packages="$packages mono-mcs mono-runtime"
     $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi
 
