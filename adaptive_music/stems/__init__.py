@@ -1,0 +1,15 @@
+"""Offline adaptive stems for shipping builds.
+
+Seamless loops per mood, layers for vertical mixing, transitions between
+every pair of moods and stingers, with loop and tempo metadata in the files,
+a manifest, MIDI of the score and native players for Godot, Unity and
+Python. ``adaptive-music stems`` is the command line; :func:`build_stems`
+the Python entry point.
+"""
+
+from .build import build_stems
+from .manifest import MANIFEST_NAME, SCHEMA_VERSION, load_manifest
+from .spec import StemsError, StemsSpec, spec_from_map
+
+__all__ = ["MANIFEST_NAME", "SCHEMA_VERSION", "StemsError", "StemsSpec", "build_stems", "load_manifest",
+           "spec_from_map"]
