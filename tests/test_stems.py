@@ -1,0 +1,244 @@
+"""Offline stems: seamless loops, layers, transitions, file metadata, manifest,
+MIDI and Godot resources, through the CLI and the Python API, on real files."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adaptive_music.audio.wav import read_wav
+from adaptive_music.cli.main import main
+from adaptive_music.stems import build_stems, load_manifest
+from adaptive_music.stems.manifest import SCHEMA_PATH
+from adaptive_music.stems.seams import loop_seam
+from adaptive_music.stems.spec import StemsSpec
+
+soundfile = pytest.importorskip("soundfile")
+
+MAP = """
+[moods]
+title = "slow majestic orchestral theme with choir, hopeful and wide"
+combat = "fast driving drums and brass, urgent and heroic"
+village = "gentle folk guitar and flute, cosy and bright"
+
+[stingers]
+danger = "low brass hit, sudden threat"
+item = "short sparkling chime"
+"""
+
+
+def _read(path: Path) -> np.ndarray:
+    if path.suffix == ".wav":
+        return read_wav(path)[0]
+    return soundfile.read(path, dtype="float32", always_2d=True)[0]
+
+
+@pytest.fixture(scope="module")
+def ogg_build(tmp_path_factory) -> Path:
+    """Three moods, 8 bars, OGG, through the CLI."""
+    root = tmp_path_factory.mktemp("stems_ogg")
+    (root / "map.toml").write_text(MAP)
+    out = root / "music"
+    assert main(["stems", "--moods", str(root / "map.toml"), "--out", str(out), "--format", "ogg",
+                 "--bars", "8", "--seed", "3", "--quiet", "--preview", str(root / "sheet.png")]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def wav_build(tmp_path_factory) -> Path:
+    """Two moods, WAV, one-bar transitions, in two worker processes, through the Python API."""
+    out = tmp_path_factory.mktemp("stems_wav") / "music"
+    spec = StemsSpec(moods=(("explore", "calm pastoral strings and flute, open fields, curious and warm"),
+                            ("boss", "epic dark orchestral battle music, choir and heavy drums")),
+                     bars=8, seed=1, transition_bars=1, format="wav")
+    build_stems(spec, out, jobs=2)
+    return out
+
+
+def test_manifest_validates_and_hashes_match(ogg_build):
+    jsonschema = pytest.importorskip("jsonschema")
+    manifest = load_manifest(ogg_build)
+    jsonschema.validate(manifest, json.loads(SCHEMA_PATH.read_text()))
+    assert set(manifest["moods"]) == {"title", "combat", "village"}
+    assert len(manifest["transitions"]) == 6
+    assert manifest["render"]["seed"] == 3 and manifest["render"]["bars"] == 8
+    files = []
+    for mood in manifest["moods"].values():
+        files += [mood["loop"], mood["midi"], *mood["layers"], *mood["stingers"].values()]
+        assert set(mood["stingers"]) == {"danger", "item"}
+        assert all(0.0 <= layer["enters_at"] <= 1.0 for layer in mood["layers"])
+    files += manifest["transitions"]
+    import hashlib
+
+    for entry in files:
+        data = (ogg_build / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["file"]
+    assert (ogg_build.parent / "sheet.png").stat().st_size > 10_000
+
+
+def test_layers_enter_by_intensity(ogg_build):
+    manifest = load_manifest(ogg_build)
+    combat = {layer["name"]: layer["enters_at"] for layer in manifest["moods"]["combat"]["layers"]}
+    assert combat["harmony"] == 0.0  # pads always play
+    assert combat["melody"] >= 0.4  # the lead needs intensity 0.42 in the composer
+    assert set(combat) <= {"harmony", "bass", "arpeggio", "melody", "drums"}
+
+
+def test_every_loop_and_layer_wraps_seamlessly(ogg_build):
+    manifest = load_manifest(ogg_build)
+    for name, mood in manifest["moods"].items():
+        for entry in [mood["loop"], *mood["layers"]]:
+            audio = _read(ogg_build / entry["file"])
+            assert len(audio) == mood["loop"]["loop_length"] == mood["bars"] * mood["bar_samples"]
+            seam = loop_seam(audio, 48000)
+            assert seam.within, (entry["file"], seam.as_dict())
+            assert np.abs(audio).max() < 1.0
+
+
+def test_layers_sum_to_the_mix(wav_build):
+    manifest = load_manifest(wav_build)
+    for mood in manifest["moods"].values():
+        mix = _read(wav_build / mood["loop"]["file"])
+        total = sum(_read(wav_build / layer["file"]) for layer in mood["layers"])
+        error_db = 20 * np.log10(np.abs(total - mix).max() / np.abs(mix).max())
+        assert error_db < -60, error_db
+
+
+def test_transitions_start_and_end_on_bar_lines(ogg_build, wav_build):
+    for folder, bars in ((ogg_build, 2), (wav_build, 1)):
+        manifest = load_manifest(folder)
+        moods = manifest["moods"]
+        assert {(t["from"], t["to"]) for t in manifest["transitions"]} == {
+            (a, b) for a in moods for b in moods if a != b}
+        for t in manifest["transitions"]:
+            a, b = moods[t["from"]], moods[t["to"]]
+            expected = [0, a["bar_samples"], a["bar_samples"] + b["bar_samples"]] if bars == 2 else [0, b["bar_samples"]]
+            assert t["bar_lines"] == expected and t["samples"] == expected[-1] and t["bars"] == bars
+            audio = _read(folder / t["file"])
+            assert len(audio) == t["samples"]
+            # Into B's loop the step is as small as B's own sample-to-sample steps.
+            loop_b = _read(folder / b["loop"]["file"])
+            joined = np.concatenate([audio, loop_b])
+            assert loop_seam(loop_b, 48000).within
+            jump_in = np.abs(joined[len(audio)] - joined[len(audio) - 1]).max()
+            assert jump_in <= np.percentile(np.abs(np.diff(loop_b, axis=0)).max(axis=1), 99.9)
+            loop_a = _read(folder / a["loop"]["file"])
+            jump_out = np.abs(audio[0] - loop_a[-1]).max()
+            assert jump_out <= np.percentile(np.abs(np.diff(loop_a, axis=0)).max(axis=1), 99.9)
+
+
+@pytest.mark.skipif(shutil.which("vorbiscomment") is None, reason="needs vorbis-tools")
+def test_ogg_loop_tags_read_back_with_vorbiscomment(ogg_build):
+    manifest = load_manifest(ogg_build)
+    mood = manifest["moods"]["combat"]
+    out = subprocess.run(["vorbiscomment", "-l", str(ogg_build / mood["loop"]["file"])],
+                         capture_output=True, text=True, check=True).stdout
+    tags = dict(line.split("=", 1) for line in out.splitlines())
+    assert tags["LOOPSTART"] == "0"
+    assert int(tags["LOOPLENGTH"]) == mood["loop"]["loop_length"]
+    assert float(tags["BPM"]) == pytest.approx(mood["bpm"], abs=1e-3)
+    assert tags["METER"] == mood["meter"] and tags["BARS"] == "8"
+
+
+@pytest.mark.skipif(shutil.which("sndfile-info") is None, reason="needs sndfile-programs")
+def test_wav_smpl_and_acid_chunks_read_back_with_libsndfile(wav_build):
+    manifest = load_manifest(wav_build)
+    mood = manifest["moods"]["boss"]
+    info = subprocess.run(["sndfile-info", str(wav_build / mood["loop"]["file"])],
+                          capture_output=True, text=True, check=True).stdout
+    loop = re.search(r"Loop Count\s*:\s*1\s*\n\s*Cue ID.*Start\s*:\s*(\d+)\s+End\s*:\s*(\d+)", info)
+    assert loop, info
+    assert (int(loop.group(1)), int(loop.group(2))) == (0, mood["loop"]["loop_length"] - 1)
+    assert re.search(r"Tempo\s*:\s*([\d.]+)", info).group(1).startswith(f"{mood['bpm']:.3f}"[:5])
+    assert re.search(r"Beats\s*:\s*(\d+)", info).group(1) == str(8 * mood["beats_per_bar"])
+
+
+def test_midi_parses_with_mido(ogg_build):
+    mido = pytest.importorskip("mido")
+    manifest = load_manifest(ogg_build)
+    mood = manifest["moods"]["combat"]
+    song = mido.MidiFile(ogg_build / mood["midi"]["file"])
+    names = [next(m.name for m in track if m.type == "track_name") for track in song.tracks]
+    assert names == ["tempo"] + [layer["name"] for layer in mood["layers"]]
+    tempo = next(m.tempo for m in song.tracks[0] if m.type == "set_tempo")
+    assert mido.tempo2bpm(tempo) == pytest.approx(mood["bpm"], rel=1e-5)
+    assert song.length == pytest.approx(mood["loop"]["loop_length"] / 48000, abs=0.6)
+    drums = song.tracks[names.index("drums")]
+    assert any(m.type == "note_on" and m.channel == 9 for m in drums)
+    t = manifest["transitions"][0]
+    mido.MidiFile(ogg_build / t["midi"]["file"])  # parses, with its two tempos
+    tempos = [m for m in mido.MidiFile(ogg_build / t["midi"]["file"]).tracks[0] if m.type == "set_tempo"]
+    assert len(tempos) == 2
+
+
+def _tres(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(ext_resource id -> path, property -> value) of a Godot text resource."""
+    text = path.read_text()
+    assert text.startswith("[gd_resource type=")
+    ext = dict((i, p) for p, i in re.findall(r'\[ext_resource type="AudioStream" path="([^"]+)" id="(\d+)"\]', text))
+    body = text.split("[resource]\n", 1)[1]
+    props = dict(re.findall(r"^([A-Za-z_0-9/]+) = (.*)$", body, re.M))
+    return ext, props
+
+
+def test_godot_resources_reference_existing_files(ogg_build):
+    manifest = load_manifest(ogg_build)
+    ext, props = _tres(ogg_build / "music.tres")
+    assert all((ogg_build / p).is_file() for p in ext.values())
+    assert int(props["clip_count"]) == 3 + 6 == len(ext)
+    for i in range(int(props["clip_count"])):
+        assert props[f"clip_{i}/stream"] == f'ExtResource("{i + 1}")'
+    text = (ogg_build / "music.tres").read_text()
+    keys = re.findall(r"Vector2i\((\d+), (\d+)\): \{([^}]*)\}", text)
+    assert len(keys) == 6
+    for a, b, fields in keys:
+        assert '"from_time": 2' in fields and '"to_time": 1' in fields and '"use_filler_clip": true' in fields
+        filler = int(re.search(r'"filler_clip": (\d+)', fields).group(1))
+        t = manifest["transitions"][filler - 3]
+        moods = list(manifest["moods"])
+        assert (moods.index(t["from"]), moods.index(t["to"])) == (int(a), int(b))
+    ext, props = _tres(ogg_build / "combat_layers.tres")
+    assert int(props["stream_count"]) == len(manifest["moods"]["combat"]["layers"]) == len(ext)
+    assert all((ogg_build / p).is_file() for p in ext.values())
+    imp = (ogg_build / "loops" / "combat.ogg.import").read_text()
+    assert 'importer="oggvorbisstr"' in imp and "loop=true" in imp and "bar_beats=4" in imp
+
+
+def test_rerun_skips_unchanged_files_and_repairs_changed_ones(wav_build):
+    manifest = load_manifest(wav_build)
+    spec = StemsSpec(moods=tuple((n, m["text"]) for n, m in manifest["moods"].items()),
+                     bars=8, seed=1, transition_bars=1, format="wav")
+    again = build_stems(spec, wav_build)
+    assert again["files_written"] == 0 and again["files_unchanged"] > 10
+    victim = wav_build / manifest["transitions"][0]["file"]
+    victim.write_bytes(b"garbage")
+    repaired = build_stems(spec, wav_build)
+    assert repaired["files_written"] == 1
+    assert len(_read(victim)) == manifest["transitions"][0]["samples"]
+    assert not list(wav_build.rglob("*.tmp*"))
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--bars", "0"], "--bars"),
+    (["--transition", "title:nowhere"], "unknown mood 'nowhere'"),
+    (["--format", "mp3"], "unknown format"),
+    (["--out", "/etc/hostname/music"], "not a folder"),
+    (["--moods", "BADMAP"], "unknown table"),
+])
+def test_bad_input_is_one_clear_error_before_rendering(tmp_path, capsys, change, message):
+    (tmp_path / "map.toml").write_text(MAP)
+    (tmp_path / "bad.toml").write_text(MAP + "\n[sounds]\nx = 1\n")
+    args = {"--moods": str(tmp_path / "map.toml"), "--out": str(tmp_path / "music"), "--bars": "8"}
+    for flag, value in zip(change[::2], change[1::2]):
+        args[flag] = str(tmp_path / "bad.toml") if value == "BADMAP" else value
+    argv = ["stems"] + [x for kv in args.items() for x in kv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "music").exists()
