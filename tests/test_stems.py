@@ -242,3 +242,56 @@ def test_bad_input_is_one_clear_error_before_rendering(tmp_path, capsys, change,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
     assert not (tmp_path / "music").exists()
+
+
+def test_long_ogg_loop_writes_in_blocks(tmp_path):
+    """libsndfile's Vorbis encoder crashes on a 64 s single write (16 bars at 60 bpm); blocks don't."""
+    from adaptive_music.stems.files import Timing, write_audio
+
+    audio = (np.random.default_rng(0).standard_normal((48000 * 64, 2)) * 0.1).astype(np.float32)
+    write_audio(tmp_path / "long.ogg", audio, 48000, "ogg", Timing(60.0, 4, 16, 0, len(audio)), "long")
+    assert soundfile.info(str(tmp_path / "long.ogg")).frames == len(audio)
+
+
+def test_stem_player_switches_on_bar_lines_and_mixes_layers_by_intensity(wav_build):
+    from adaptive_music.stems.player import StemPlayer
+
+    manifest = load_manifest(wav_build)
+    player = StemPlayer(wav_build, mood="explore", intensity=1.0, block_size=4800)
+    explore, boss = manifest["moods"]["explore"], manifest["moods"]["boss"]
+    loop = _read(wav_build / explore["loop"]["file"])
+    first = np.concatenate([player.next_block() for _ in range(3)])
+    assert 20 * np.log10(np.abs(first - loop[: len(first)]).max() / np.abs(loop).max()) < -60
+    player.set_mood("boss")
+    blocks = [player.next_block() for _ in range(40)]
+    (at, what), = [e for e in player.events if e[1].startswith("transition")]
+    assert what == "transition explore->boss" and at % explore["bar_samples"] == 0 and at >= len(first)
+    t = manifest["transitions"][0]
+    (at_loop, _), = [e for e in player.events if e[1] == "loop boss"]
+    assert at_loop == at + t["samples"]
+    heard = np.concatenate([first] + blocks)
+    assert np.array_equal(heard[at : at + 100], _read(wav_build / t["file"])[:100])
+    # Intensity 0: only the layers that enter at 0 play.
+    player.set_intensity(0.0)
+    quiet = np.concatenate([player.next_block() for _ in range(20)])[-4800:]
+    base = [layer for layer in boss["layers"] if layer["enters_at"] == 0.0]
+    start = (player.position - 4800 - at_loop) % boss["loop"]["loop_length"]
+    expected = sum(_read(wav_build / layer["file"])[start : start + 4800] for layer in base)
+    assert np.abs(quiet - expected).max() < 1e-3
+
+
+def test_play_stems_through_the_playback_stage_to_a_clocked_file(wav_build, tmp_path):
+    from adaptive_music.cli.main import build_parser
+    from adaptive_music.cli.play_stems import run_stems
+    from adaptive_music.playback.device import ClockedFileSink
+    from adaptive_music.stems.player import StemPlayer
+
+    args = build_parser().parse_args(["play", "--stems", str(wav_build), "--mood", "boss", "--seconds", "1.5",
+                                      "--intensity", "1"])
+    assert run_stems(args, output=ClockedFileSink(tmp_path / "heard.wav")) == 0
+    heard = read_wav(tmp_path / "heard.wav")[0]
+    offline = StemPlayer(wav_build, mood="boss", intensity=1.0)
+    expected = np.concatenate([offline.next_block() for _ in range(72)])[:72000]
+    start = int(np.flatnonzero(np.abs(heard).max(axis=1) > 0)[0])
+    first = int(np.flatnonzero(np.abs(expected).max(axis=1) > 0)[0])
+    np.testing.assert_allclose(heard[start : start + 60000], expected[first : first + 60000], atol=1e-6)

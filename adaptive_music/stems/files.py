@@ -24,6 +24,7 @@ import numpy as np
 from ..audio.wav import write_wav
 
 FORMATS = ("ogg", "wav")
+_OGG_BLOCK = 1 << 15
 
 
 class FormatUnavailable(RuntimeError):
@@ -97,7 +98,10 @@ def _write_ogg(path: Path, audio: np.ndarray, sample_rate: int, tags: dict[str, 
 
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp.ogg")
     try:
-        soundfile.write(temp, audio, sample_rate, format="OGG", subtype="VORBIS")
+        # In blocks: libsndfile's Vorbis encoder crashes on some very long single writes.
+        with soundfile.SoundFile(temp, "w", sample_rate, audio.shape[1], format="OGG", subtype="VORBIS") as f:
+            for start in range(0, len(audio), _OGG_BLOCK):
+                f.write(audio[start : start + _OGG_BLOCK])
         tagged = mutagen.oggvorbis.OggVorbis(temp)
         tagged.tags.clear()
         for key, value in tags.items():
