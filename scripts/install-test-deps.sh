@@ -12,7 +12,7 @@ if command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     packages="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
-    packages="$packages vorbis-tools sndfile-programs"  # stems tests read tags back with real parsers
+    packages="$packages vorbis-tools sndfile-programs mono-mcs"  # stems: real tag/chunk readers, the Unity player logic
     command -v npm >/dev/null || packages="$packages nodejs npm"
     $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi

@@ -295,3 +295,30 @@ def test_play_stems_through_the_playback_stage_to_a_clocked_file(wav_build, tmp_
     start = int(np.flatnonzero(np.abs(heard).max(axis=1) > 0)[0])
     first = int(np.flatnonzero(np.abs(expected).max(axis=1) > 0)[0])
     np.testing.assert_allclose(heard[start : start + 60000], expected[first : first + 60000], atol=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("mcs") is None or shutil.which("mono") is None, reason="needs mono-mcs")
+def test_unity_player_schedule_compiles_and_matches_the_manifest(wav_build, tmp_path):
+    """The Unity player's plain-C# part (manifest parsing, PlayScheduled times, layer volumes) under mono."""
+    root = Path(__file__).resolve().parent.parent / "bridge" / "unity"
+    sources = sorted(str(p) for p in (root / "Runtime" / "Stems").glob("*.cs"))
+    exe = tmp_path / "check.exe"
+    subprocess.run(["mcs", "-langversion:7", f"-out:{exe}", *sources, str(root / "Tests~" / "Stems" / "ScheduleCheck.cs")],
+                   check=True, capture_output=True)
+    manifest = load_manifest(wav_build)
+    explore, boss = manifest["moods"]["explore"], manifest["moods"]["boss"]
+    loop_start, now, lead, intensity = 10.0, 13.3, 0.2, 0.3
+    out = subprocess.run(["mono", str(exe), str(wav_build / "manifest.json"), "explore", "boss", str(loop_start),
+                          str(now), str(lead), str(intensity)], check=True, capture_output=True, text=True).stdout
+    lines = {line.split(" ", 1)[0] + (" " + line.split()[1] if line.startswith("layer") else ""): line.split()
+             for line in out.splitlines()}
+    assert lines["moods"] == ["moods", "2", "transitions", "2"]
+    bar = explore["bar_samples"] / 48000
+    expected_bar = loop_start + np.ceil((now + lead - loop_start) / bar - 1e-9) * bar
+    assert float(lines["next_bar"][1]) == pytest.approx(expected_bar, abs=1e-9)
+    t = next(t for t in manifest["transitions"] if (t["from"], t["to"]) == ("explore", "boss"))
+    assert lines["transition"][1] == t["file"]
+    assert float(lines["transition"][2]) == pytest.approx(expected_bar, abs=1e-9)
+    assert float(lines["transition"][3]) == pytest.approx(expected_bar + t["samples"] / 48000, abs=1e-9)
+    for layer in boss["layers"]:
+        assert lines[f"layer {layer['name']}"][2] == ("1" if layer["enters_at"] <= intensity else "0")
