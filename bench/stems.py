@@ -73,31 +73,41 @@ def main() -> None:
         print(f"re-run, nothing changed: {again['files_written']} written, {again['files_unchanged']} unchanged, "
               f"{time.perf_counter() - start:.1f} s")
 
-        worst_jump, worst_flux = (0.0, ""), (0.0, "")
+        worst_jump, worst_bar, worst_flux = (0.0, ""), (0.0, ""), (0.0, "")
         sums_ogg = []
         for name, mood in manifest["moods"].items():
             decoded = {}
             for entry in [mood["loop"], *mood["layers"]]:
                 audio = soundfile.read(out / entry["file"], dtype="float32", always_2d=True)[0]
                 decoded[entry["file"]] = audio
-                seam = loop_seam(audio, spec.sample_rate)
+                seam = loop_seam(audio, spec.sample_rate, mood["bar_samples"])
                 worst_jump = max(worst_jump, (seam.jump / seam.jump_p999, entry["file"]))
+                worst_bar = max(worst_bar, (seam.jump / max(seam.jump_p999, seam.bar_line_jump), entry["file"]))
                 worst_flux = max(worst_flux, (seam.flux / seam.flux_max, entry["file"]))
             sums_ogg.append(_sum_error_db(decoded[mood["loop"]["file"]],
                                           [decoded[layer["file"]] for layer in mood["layers"]]))
         print(f"worst loop seam jump / own p99.9 jump: {worst_jump[0]:.3f} ({worst_jump[1]})")
+        print(f"worst loop seam jump / max(own p99.9 jump, jumps onto its other bar lines): "
+              f"{worst_bar[0]:.3f} ({worst_bar[1]})")
         print(f"worst loop seam flux / largest flux elsewhere: {worst_flux[0]:.3f} ({worst_flux[1]})")
 
         model = ProceduralModel(spec.sample_rate)
         renderer = ScoreRenderer(model)
         sums_float, sums_wav = [], []
+        worst_float = (0.0, "")
         for name, text in spec.moods:
             score = compose_score(name, text, intensity=spec.intensity, bars=spec.bars, seed=spec.seed, model=model)
             mix = renderer.loop(score)
-            layers = [renderer.loop(score, ROLES[r]) for r in active_roles(score.select(score.loop_start, score.loop_end))]
+            roles = active_roles(score.select(score.loop_start, score.loop_end))
+            layers = [renderer.loop(score, ROLES[r]) for r in roles]
+            for part, audio in zip(["loop"] + roles, [mix] + layers):
+                seam = loop_seam(audio, spec.sample_rate, score.bar_samples)
+                worst_float = max(worst_float, (seam.jump / seam.jump_p999, f"{name} {part}"))
             sums_float.append(_sum_error_db(mix, layers))
             q = [np.round(x * 32767) / 32767 for x in [mix] + layers]  # as 16-bit WAV stores them
             sums_wav.append(_sum_error_db(q[0], q[1:]))
+        print(f"float render (what WAV holds): worst seam jump / own p99.9 jump {worst_float[0]:.3f} "
+              f"({worst_float[1]})")
         print(f"layers vs mix, worst over moods: float render {max(sums_float):.1f} dB, "
               f"16-bit WAV {max(sums_wav):.1f} dB, decoded OGG {max(sums_ogg):.1f} dB")
 

@@ -9,7 +9,8 @@ the Python entry point.
 
 from .build import build_stems
 from .manifest import MANIFEST_NAME, SCHEMA_VERSION, load_manifest
+from .player import StemPlayer, play_stems
 from .spec import StemsError, StemsSpec, spec_from_map
 
-__all__ = ["MANIFEST_NAME", "SCHEMA_VERSION", "StemsError", "StemsSpec", "build_stems", "load_manifest",
-           "spec_from_map"]
+__all__ = ["MANIFEST_NAME", "SCHEMA_VERSION", "StemPlayer", "StemsError", "StemsSpec", "build_stems",
+           "load_manifest", "play_stems", "spec_from_map"]

@@ -178,7 +178,8 @@ def render_transitions(spec: StemsSpec, source: str, parts: dict[str, MoodParts]
         mean_bpm = beats * 60.0 * spec.sample_rate / length
         timing = Timing(mean_bpm, pb.beats_per_bar, spec.transition_bars)
         entry = w.audio(f"transitions/{a}__{b}.{spec.format}", key, audio, spec, timing, f"{a} to {b}")
-        entry = {"from": a, "to": b, "quantize": "bar", "bars": spec.transition_bars,
+        entry = {"from": a, "to": b, "quantize": "bar", "bars": spec.transition_bars, "bpm": mean_bpm,
+                 "beats": beats,
                  "bar_lines": [0, b_start, length] if b_start else [0, length], **entry}
         if spec.midi:
             changes = [(0, pa.bpm, pa.beats_per_bar)] if b_start else []

@@ -115,6 +115,18 @@ def _write_ogg(path: Path, audio: np.ndarray, sample_rate: int, tags: dict[str, 
         raise
 
 
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """(float32 audio shaped (frames, channels), sample rate) of a stems WAV or OGG file."""
+    if Path(path).suffix == ".wav":
+        from ..audio.wav import read_wav
+
+        return read_wav(path)
+    import soundfile
+
+    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    return audio, rate
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -100,11 +100,7 @@ def write_godot(out: Path, manifest: dict) -> list[tuple[str, str]]:
         for entry in mood["stingers"].values():
             (out / (entry["file"] + ".import")).write_text(_import(False, mood["bpm"], 0, mood["beats_per_bar"]))
     if ogg:
-        sr = manifest["render"]["sample_rate"]
         for t in manifest["transitions"]:
-            to = manifest["moods"][t["to"]]
-            frm = manifest["moods"][t["from"]]
-            beats = (frm["beats_per_bar"] if t["bars"] == 2 else 0) + to["beats_per_bar"]
-            bpm = beats * 60.0 * sr / t["samples"]
-            (out / (t["file"] + ".import")).write_text(_import(False, bpm, beats, to["beats_per_bar"]))
+            bar_beats = manifest["moods"][t["to"]]["beats_per_bar"]
+            (out / (t["file"] + ".import")).write_text(_import(False, t["bpm"], t["beats"], bar_beats))
     return unfilled

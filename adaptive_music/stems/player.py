@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .manifest import load_manifest
-from .preview import _read
+from .files import read_audio
 
 _LAYER_RAMP = 0.05  # seconds for a layer to fade in or out when the intensity crosses its entry
 
@@ -48,7 +48,7 @@ class StemPlayer:
 
     def _audio(self, rel: str) -> np.ndarray:
         if rel not in self._cache:
-            self._cache[rel] = _read(self.folder / rel)[0]
+            self._cache[rel] = read_audio(self.folder / rel)[0]
         return self._cache[rel]
 
     # -- control (any thread) -----------------------------------------------------

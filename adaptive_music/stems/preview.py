@@ -5,18 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
-
-def _read(path: Path) -> tuple[np.ndarray, int]:
-    if path.suffix == ".wav":
-        from ..audio.wav import read_wav
-
-        return read_wav(path)
-    import soundfile
-
-    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    return audio, rate
+from .files import read_audio
 
 
 def contact_sheet(out: Path, manifest: dict, png: Path) -> None:
@@ -33,7 +22,7 @@ def contact_sheet(out: Path, manifest: dict, png: Path) -> None:
     rows = math.ceil(len(items) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 1.8 * rows), squeeze=False)
     for ax, (title, rel, bars) in zip(axes.flat, items):
-        audio, rate = _read(out / rel)
+        audio, rate = read_audio(out / rel)
         ax.specgram(audio.mean(axis=1), NFFT=1024, Fs=rate, noverlap=512, cmap="magma", vmin=-140)
         for b in bars:
             ax.axvline(b / rate, color="cyan", linewidth=0.6)

@@ -42,7 +42,7 @@ class StemsSpec:
         if not self.moods:
             raise StemsError("no moods to render: the map has no [moods] and no --mood was given")
         names = [n for n, _ in self.moods]
-        for name, text in self.moods + self.stingers:
+        for name, _ in self.moods + self.stingers:
             if not _NAME.match(name):
                 raise StemsError(f"name {name!r} can't be a file name: use letters, digits, _ and - (at most 64)")
         if len(set(names)) != len(names):
