@@ -11,6 +11,7 @@ when its inputs changed or the file on disk no longer matches.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -31,8 +32,10 @@ Progress = Callable[[str], None]
 _LONGEST_BAR_SECONDS = 4.0  # a 4/4 bar at 60 bpm, the slowest tempo
 
 
+@functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """Hash of the sources that decide the audio: the procedural backend and this package."""
+    """Hash of the sources that decide the audio (the procedural backend, the engine and this
+    package), read once per process: the code that runs is the code imported."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for folder in ("models/procedural", "stems", "engine"):

@@ -115,6 +115,21 @@ def _write_ogg(path: Path, audio: np.ndarray, sample_rate: int, tags: dict[str, 
         raise
 
 
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """(float32 audio shaped (frames, channels), sample rate) of a stems WAV or OGG file."""
     if Path(path).suffix == ".wav":

@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from .files import atomic_write
+
 MAX_CLIPS = 63  # Godot's AudioStreamInteractive limit (a bitmask per clip)
 FROM_NEXT_BAR, TO_START = 2, 1
 FADE_DISABLED, FADE_CROSS = 0, 3
@@ -75,32 +77,32 @@ def synchronized_stream(mood: dict) -> str:
     return _resource("AudioStreamSynchronized", files, body)
 
 
-def _import(loop: bool, bpm: float, beats: int, bar_beats: int) -> str:
+def _import(loop: bool, bpm: float, beats: int, bar_beats: int) -> bytes:
     return ("[remap]\n\nimporter=\"oggvorbisstr\"\ntype=\"AudioStreamOggVorbis\"\n\n[params]\n\n"
             f"loop={'true' if loop else 'false'}\nloop_offset=0.0\nbpm={bpm:.4f}\nbeat_count={beats}\n"
-            f"bar_beats={bar_beats}\n")
+            f"bar_beats={bar_beats}\n").encode()
 
 
 def write_godot(out: Path, manifest: dict) -> list[tuple[str, str]]:
     """Write ``music.tres``, ``<mood>_layers.tres`` and (for OGG) the import settings;
     return the transitions left without a filler clip."""
     text, unfilled = interactive_stream(manifest)
-    (out / "music.tres").write_text(text)
+    atomic_write(out / "music.tres", text.encode())
     if unfilled:
         log.warning("Godot holds %d clips: %d transitions crossfade over one bar instead of playing their "
                     "filler clip (the first is %s -> %s)", MAX_CLIPS, len(unfilled), *unfilled[0])
     ogg = manifest["render"]["format"] == "ogg"
     for name, mood in manifest["moods"].items():
-        (out / f"{name}_layers.tres").write_text(synchronized_stream(mood))
+        atomic_write(out / f"{name}_layers.tres", synchronized_stream(mood).encode())
         if not ogg:
             continue
         beats = mood["bars"] * mood["beats_per_bar"]
         for entry in [mood["loop"]] + mood["layers"]:
-            (out / (entry["file"] + ".import")).write_text(_import(True, mood["bpm"], beats, mood["beats_per_bar"]))
+            atomic_write(out / (entry["file"] + ".import"), _import(True, mood["bpm"], beats, mood["beats_per_bar"]))
         for entry in mood["stingers"].values():
-            (out / (entry["file"] + ".import")).write_text(_import(False, mood["bpm"], 0, mood["beats_per_bar"]))
+            atomic_write(out / (entry["file"] + ".import"), _import(False, mood["bpm"], 0, mood["beats_per_bar"]))
     if ogg:
         for t in manifest["transitions"]:
             bar_beats = manifest["moods"][t["to"]]["beats_per_bar"]
-            (out / (t["file"] + ".import")).write_text(_import(False, t["bpm"], t["beats"], bar_beats))
+            atomic_write(out / (t["file"] + ".import"), _import(False, t["bpm"], t["beats"], bar_beats))
     return unfilled

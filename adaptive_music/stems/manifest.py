@@ -10,9 +10,9 @@ each file's content hash. ``manifest.schema.json`` (JSON Schema draft
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from pathlib import Path
+
+from .files import atomic_write
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -23,8 +23,8 @@ SCHEMA_PATH = Path(__file__).with_name(SCHEMA_NAME)
 def write_manifest(out: Path, body: dict) -> dict:
     """Write the manifest (with ``schema_version``) and its schema into ``out``, atomically."""
     manifest = {"schema_version": SCHEMA_VERSION, "generator": "adaptive-music stems", **body}
-    _atomic_write(out / MANIFEST_NAME, json.dumps(manifest, indent=1).encode())
-    _atomic_write(out / SCHEMA_NAME, SCHEMA_PATH.read_bytes())
+    atomic_write(out / MANIFEST_NAME, json.dumps(manifest, indent=1).encode())
+    atomic_write(out / SCHEMA_NAME, SCHEMA_PATH.read_bytes())
     return manifest
 
 
@@ -60,19 +60,6 @@ def load_entries(path: Path) -> dict[str, dict]:
 
     walk(manifest)
     return out
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["MANIFEST_NAME", "SCHEMA_NAME", "SCHEMA_PATH", "SCHEMA_VERSION", "load_entries", "load_manifest",

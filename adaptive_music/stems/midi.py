@@ -8,8 +8,6 @@ to channel 10 with General MIDI drum keys.
 
 from __future__ import annotations
 
-import os
-import secrets
 import struct
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 
 from ..models.procedural.instruments import INSTRUMENTS
 from ..models.procedural.tokens import TRACKS, unpack_notes
+from .files import atomic_write
 
 TICKS_PER_BEAT = 480
 
@@ -116,11 +115,4 @@ def midi_bytes(roles: dict[str, list[Note]], tempo: TempoMap) -> bytes:
 
 def write_midi(path: Path, roles: dict[str, list[Note]], tempo: TempoMap) -> None:
     """Write :func:`midi_bytes` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        temp.write_bytes(midi_bytes(roles, tempo))
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, midi_bytes(roles, tempo))
