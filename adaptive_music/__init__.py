@@ -5,6 +5,7 @@ The public API::
     from adaptive_music import Soundtrack            # live playback, steered by the game
     from adaptive_music import render, MoodChange    # offline rendering
     from adaptive_music import StreamingGenerator    # blocks of audio, for your own mixer
+    from adaptive_music import build_stems, StemsSpec # offline stems for shipping builds
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "BACKENDS", "Client", "EngineOutput", "EngineStream", "GeneratorState", "Marker", "Model", "Mood", "MoodChange", "MoodError",
     "MoodParams", "Rendered", "Soundtrack", "StreamConfig", "StreamingGenerator", "explain_mood",
     "load_backend", "parse_mood", "render",
+    "StemPlayer", "StemsSpec", "build_stems",
 ]
 
 
@@ -40,6 +42,10 @@ def __getattr__(name: str):
         from .bridge.client import EngineStream
 
         return EngineStream
+    if name in ("StemPlayer", "StemsSpec", "build_stems"):
+        from . import stems
+
+        return getattr(stems, name)
     if name == "Client":
         from .bridge.client import Client
 

@@ -13,6 +13,7 @@ if command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     packages="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
+    packages="$packages vorbis-tools sndfile-programs mono-mcs"  # stems: real tag/chunk readers, the Unity player logic
     command -v npm >/dev/null || packages="$packages nodejs npm"
     # The C# client core's tests: mcs compiles it, mono runs its harness (tests/test_bridge_csharp.py).
     command -v mcs >/dev/null || packages="$packages mono-mcs mono-runtime"

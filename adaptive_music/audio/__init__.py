@@ -12,6 +12,7 @@ from .measures import (
     sample_jumps,
     seam_report,
     spectral_centroid,
+    spectral_flux,
     tempo_bpm,
 )
 from .wav import SUBTYPES, WavError, WavWriter, read_wav, write_wav
@@ -31,6 +32,7 @@ __all__ = [
     "seam_report",
     "read_wav",
     "spectral_centroid",
+    "spectral_flux",
     "tempo_bpm",
     "write_wav",
 ]

@@ -191,6 +191,14 @@ def _onset_envelopes(audio: np.ndarray, sample_rate: float) -> tuple[np.ndarray,
     return np.concatenate(fluxes[0]), np.concatenate(fluxes[1])
 
 
+def spectral_flux(audio: np.ndarray, sample_rate: float) -> tuple[np.ndarray, float]:
+    """Spectral flux (mean rise in log magnitude across STFT bins) and its frame rate (200/s).
+
+    Frame ``i`` covers the window starting at sample ``i * sample_rate / 200``.
+    """
+    return _onset_envelopes(audio, sample_rate)[0], float(_ENVELOPE_RATE)
+
+
 def _centred_windows(padded: np.ndarray, pad: int, half: int, n: int) -> np.ndarray:
     """Windows of ``2 * half + 1`` frames centred on each of the ``n`` frames
     of a signal padded by ``pad`` on both sides."""

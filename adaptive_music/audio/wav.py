@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import struct
-from typing import BinaryIO
+from typing import BinaryIO, Sequence
 
 import numpy as np
 
@@ -66,8 +66,15 @@ class WavWriter:
                 out.write(block)
     """
 
-    def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int = 2, subtype: str = "float32"):
+    def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int = 2, subtype: str = "float32",
+                 chunks: Sequence[tuple[bytes, bytes]] = ()):
         self._tag, self._bits = _format(subtype)
+        for cid, _ in chunks:
+            if len(cid) != 4 or cid in (b"fmt ", b"fact", b"data"):
+                raise ValueError(f"extra chunk ids must be 4 bytes and not fmt/fact/data, got {cid!r}")
+        # Extra chunks (for example smpl loop points) follow the data chunk.
+        self._extra = b"".join(cid + struct.pack("<I", len(body)) + body + b"\x00" * (len(body) & 1)
+                               for cid, body in chunks)
         if not (isinstance(sample_rate, (int, np.integer)) and 0 < sample_rate < 2**31):
             raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         if not (isinstance(channels, (int, np.integer)) and 1 <= channels <= 64):
@@ -119,7 +126,7 @@ class WavWriter:
         if self._tag != _PCM:
             chunks += b"fact" + struct.pack("<II", 4, frames)  # required for non-PCM data
         chunks += b"data" + struct.pack("<I", data_len)
-        riff_len = 4 + len(chunks) + data_len + (data_len & 1)
+        riff_len = 4 + len(chunks) + data_len + (data_len & 1) + len(self._extra)
         return b"RIFF" + struct.pack("<I", riff_len) + b"WAVE" + chunks
 
     def write(self, audio: np.ndarray) -> None:
@@ -136,7 +143,7 @@ class WavWriter:
         if not np.isfinite(x).all():
             raise ValueError("audio contains NaN or infinite samples")
         data_len = (self._frames + len(x)) * self.channels * self._bits // 8
-        if self._header_len - 8 + data_len + 1 > _MAX_RIFF:
+        if self._header_len - 8 + data_len + 1 + len(self._extra) > _MAX_RIFF:
             raise WavError("a WAV file holds at most 4 GiB; this block would exceed it")
         self._file.write(_encode(x, self.subtype))
         self._frames += len(x)
@@ -149,6 +156,7 @@ class WavWriter:
             data_len = self._frames * self.channels * self._bits // 8
             if data_len & 1:
                 self._file.write(b"\x00")  # chunks are word-aligned
+            self._file.write(self._extra)
             self._file.seek(0)
             self._file.write(self._header(self._frames))
             self._file.flush()
@@ -180,12 +188,13 @@ class WavWriter:
             self.abort()
 
 
-def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *, subtype: str = "float32") -> None:
+def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *, subtype: str = "float32",
+              chunks: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """Write float ``audio`` shaped (frames, channels) or (frames,) to ``path``, atomically.
 
     ``subtype`` is ``"float32"``, ``"pcm16"``, ``"pcm24"`` or ``"pcm32"``;
-    integer PCM clips samples beyond ±1.0. On any error ``path`` is left
-    as it was.
+    integer PCM clips samples beyond ±1.0. ``chunks`` are extra (id, body)
+    chunks written after the data. On any error ``path`` is left as it was.
     """
     x = np.asarray(audio)
     if x.ndim not in (1, 2):
@@ -194,7 +203,7 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *, s
     _format(subtype)
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"audio must hold floats (full scale ±1.0), got {x.dtype}")
-    with WavWriter(path, sample_rate, channels, subtype) as out:
+    with WavWriter(path, sample_rate, channels, subtype, chunks) as out:
         out.write(x)
 
 

@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 import threading
+from pathlib import Path
 
 from . import timeline, warmup
 from .errors import UsageError
@@ -24,6 +25,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     warmup.add_arguments(p)
     p.add_argument("--device", help="output device name or index (default: the system default)")
     p.add_argument("--latency", type=float, default=20.0, metavar="MS", help="device latency in ms (default 20)")
+    p.add_argument("--stems", type=Path, metavar="DIR",
+                   help="audition a stems build instead (--mood then names one of its moods); "
+                        "type a mood name, 'intensity X' or 'stinger NAME'")
+    for action in p._actions:
+        if action.dest == "mood":
+            action.required = False  # checked in run: a stems build starts on its first mood
     p.set_defaults(run=run)
 
 
@@ -61,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
     from ..playback.device import DeviceNotFoundError, NoAudioDeviceError
     from ..playback.soundtrack import Soundtrack
 
+    if args.stems is not None:
+        from .play_stems import run_stems
+
+        return run_stems(args)
+    if args.mood is None:
+        raise UsageError("--mood is required (or --stems DIR)")
     changes = _check(args)
     live = warmup.prepare(args, ahead=0.05, seconds=args.seconds)
     try:

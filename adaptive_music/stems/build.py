@@ -1,0 +1,259 @@
+"""A stems build: one job per mood (loop, layers, stingers, score), then one per
+source mood for its transitions, run in-process, in worker processes
+(``jobs``) or on a Ray cluster (``ray_address``).
+
+Each file's entry records a hash of everything it depends on (the render
+parameters, the mood texts and the source code of the procedural backend
+and of this package) and a hash of its bytes. A re-run writes a file only
+when its inputs changed or the file on disk no longer matches.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..models.procedural import ProceduralModel
+from .files import Timing, file_sha256, write_audio
+from .midi import Note, TempoMap, notes_from_tokens, write_midi
+from .render import ScoreRenderer, master_gain
+from .roles import INTENSITY_GRID, ROLES, active_roles, entry_intensities
+from .score import compose_score
+from .spec import StemsSpec
+from .transitions import SEAM_CROSSFADE_SECONDS, MoodParts, assemble_transition, transition_samples
+
+Progress = Callable[[str], None]
+_LONGEST_BAR_SECONDS = 4.0  # a 4/4 bar at 60 bpm, the slowest tempo
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the sources that decide the audio (the procedural backend, the engine and this
+    package), read once per process: the code that runs is the code imported."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in ("models/procedural", "stems", "engine"):
+        for path in sorted((root / folder).glob("*.py")):
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def mood_key(spec: StemsSpec, name: str, fingerprint: str) -> str:
+    """Hash of everything a mood's files depend on."""
+    return _key(fingerprint, spec.params(), dict(spec.moods)[name], spec.stingers)
+
+
+class _Writer:
+    """Writes files under ``out`` unless the previous manifest's entry still holds."""
+
+    def __init__(self, out: Path, previous: dict[str, dict]):
+        self.out = out
+        self.previous = previous
+        self.written = 0
+        self.skipped = 0
+
+    def _fresh(self, rel: str, key: str) -> dict | None:
+        old = self.previous.get(rel)
+        path = self.out / rel
+        if old and old.get("input") == key and path.is_file() and file_sha256(path) == old.get("sha256"):
+            self.skipped += 1
+            return dict(old)
+        return None
+
+    def audio(self, rel: str, key: str, audio: np.ndarray, spec: StemsSpec, timing: Timing, title: str) -> dict:
+        entry = self._fresh(rel, key)
+        if entry is None:
+            sha = write_audio(self.out / rel, audio, spec.sample_rate, spec.format, timing, title)
+            entry = {"file": rel, "sha256": sha, "input": key, "samples": int(len(audio))}
+            self.written += 1
+        return entry
+
+    def midi(self, rel: str, key: str, roles: dict[str, list[Note]], tempo: TempoMap) -> dict:
+        entry = self._fresh(rel, key)
+        if entry is None:
+            write_midi(self.out / rel, roles, tempo)
+            entry = {"file": rel, "sha256": file_sha256(self.out / rel), "input": key}
+            self.written += 1
+        return entry
+
+
+def _by_role(notes: list[Note]) -> dict[str, list[Note]]:
+    track_role = {t: role for role, tracks in ROLES.items() for t in tracks}
+    out: dict[str, list[Note]] = {}
+    for note in notes:
+        out.setdefault(track_role[note[5]], []).append(note)
+    return {role: out[role] for role in ROLES if role in out}
+
+
+def render_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
+                fingerprint: str) -> tuple[dict, MoodParts, tuple[int, int]]:
+    """Render and write one mood's loop, layers, stingers and MIDI.
+
+    Returns its manifest entry, the parts its transitions need, and the
+    counts of files (written, skipped as unchanged).
+    """
+    model = ProceduralModel(spec.sample_rate)
+    text = dict(spec.moods)[name]
+    score = compose_score(name, text, intensity=spec.intensity, bars=spec.bars, seed=spec.seed, model=model)
+    renderer = ScoreRenderer(model)
+    mix = renderer.loop(score)
+    roles = active_roles(score.select(score.loop_start, score.loop_end))
+    layers = {role: renderer.loop(score, ROLES[role]) for role in roles}
+    stingers = {s: renderer.stinger(score, s_text) for s, s_text in spec.stingers}
+    continuation = spec.transition_bars == 2
+    outro = renderer.outro(score, (score.bar_samples if continuation else 0)
+                           + int(_LONGEST_BAR_SECONDS * spec.sample_rate), continuation)
+    lead_in = renderer.lead_in(score)
+    peaks = [float(np.abs(x).max()) for x in [mix, outro, lead_in, *layers.values(), *stingers.values()]]
+    gain = master_gain(mix, spec.sample_rate, peaks)
+    g = np.float32(gain)
+    # The lowest intensity at which the composer plays each role (tokens only: cheap).
+    entries_at = entry_intensities({
+        i: active_roles(compose_score(name, text, intensity=i, bars=spec.bars, seed=spec.seed, model=model)
+                        .select(score.loop_start, score.loop_end))
+        for i in INTENSITY_GRID})
+
+    key = mood_key(spec, name, fingerprint)
+    w = _Writer(Path(out), previous)
+    ext = spec.format
+    loop_timing = Timing(score.bpm, score.beats_per_bar, spec.bars, 0, score.loop_samples)
+    loop = w.audio(f"loops/{name}.{ext}", key, mix * g, spec, loop_timing, f"{name} loop")
+    layer_entries = []
+    for role, audio in layers.items():
+        entry = w.audio(f"layers/{name}/{role}.{ext}", key, audio * g, spec, loop_timing, f"{name} {role}")
+        layer_entries.append({"name": role, "enters_at": entries_at.get(role, spec.intensity), **entry})
+    stinger_entries = {}
+    for s, audio in stingers.items():
+        bars = max(1, -(-len(audio) // score.bar_samples))
+        timing = Timing(score.bpm, score.beats_per_bar, bars)
+        stinger_entries[s] = w.audio(f"stingers/{name}/{s}.{ext}", key, audio * g, spec, timing, f"{name} {s}")
+    entry = {
+        "text": text, "bpm": score.bpm, "beats_per_bar": score.beats_per_bar,
+        "meter": f"{score.beats_per_bar}/4", "bars": spec.bars, "bar_samples": score.bar_samples,
+        "key": {"root": score.root, "scale": score.scale}, "gain_db": round(float(20 * np.log10(gain)), 3),
+        "loop": {**loop, "loop_start": 0, "loop_length": score.loop_samples},
+        "layers": layer_entries, "stingers": stinger_entries,
+    }
+    spf = score.samples_per_frame
+    tempo = TempoMap([(0, score.bpm, score.beats_per_bar)], spec.sample_rate)
+    if spec.midi:
+        notes = notes_from_tokens(score.select(score.loop_start, score.loop_end), spf, score.loop_start)
+        entry["midi"] = w.midi(f"midi/loops/{name}.mid", key, _by_role(notes), tempo)
+        for layer in layer_entries:
+            role = layer["name"]
+            layer["midi"] = w.midi(f"midi/layers/{name}/{role}.mid", key,
+                                   {role: _by_role(notes)[role]}, tempo)
+    tail = int(SEAM_CROSSFADE_SECONDS * spec.sample_rate)
+    parts = MoodParts(
+        name, score.bpm, score.beats_per_bar, score.bar_samples, gain, outro, lead_in,
+        np.ascontiguousarray(mix[-tail:] * g),
+        continuation_notes=notes_from_tokens(
+            score.select(score.loop_end, score.loop_end + score.bar_samples), spf, score.loop_end),
+        lead_in_notes=notes_from_tokens(
+            score.select(score.loop_start - score.bar_samples, score.loop_start), spf,
+            score.loop_start - score.bar_samples))
+    return entry, parts, (w.written, w.skipped)
+
+
+def render_transitions(spec: StemsSpec, source: str, parts: dict[str, MoodParts], out: str,
+                       previous: dict[str, dict], keys: dict[str, str]) -> tuple[list[dict], tuple[int, int]]:
+    """Assemble and write every transition from ``source``; return their entries and counts."""
+    w = _Writer(Path(out), previous)
+    entries = []
+    for a, b in spec.pairs():
+        if a != source:
+            continue
+        pa, pb = parts[a], parts[b]
+        audio = assemble_transition(pa, pb, spec.transition_bars)
+        length, b_start = transition_samples(pa, pb, spec.transition_bars)
+        key = _key(keys[a], keys[b], spec.transition_bars)
+        beats = (pa.beats_per_bar if b_start else 0) + pb.beats_per_bar
+        mean_bpm = beats * 60.0 * spec.sample_rate / length
+        timing = Timing(mean_bpm, pb.beats_per_bar, spec.transition_bars)
+        entry = w.audio(f"transitions/{a}__{b}.{spec.format}", key, audio, spec, timing, f"{a} to {b}")
+        entry = {"from": a, "to": b, "quantize": "bar", "bars": spec.transition_bars, "bpm": mean_bpm,
+                 "beats": beats,
+                 "bar_lines": [0, b_start, length] if b_start else [0, length], **entry}
+        if spec.midi:
+            changes = [(0, pa.bpm, pa.beats_per_bar)] if b_start else []
+            tempo = TempoMap(changes + [(b_start, pb.bpm, pb.beats_per_bar)], spec.sample_rate)
+            notes = (pa.continuation_notes if b_start else []) + [
+                (s + b_start, *rest) for s, *rest in pb.lead_in_notes]
+            entry["midi"] = w.midi(f"midi/transitions/{a}__{b}.mid", key, _by_role(notes), tempo)
+        entries.append(entry)
+    return entries, (w.written, w.skipped)
+
+
+def _run_jobs(fn: Callable, argsets: list[tuple], jobs: int, ray_address: str | None,
+              labels: list[str], progress: Progress | None) -> list:
+    """``[fn(*args) for args in argsets]``, in order, in-process, in ``jobs`` processes or on Ray."""
+    results: list = [None] * len(argsets)
+    if ray_address:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=ray_address, log_to_driver=False)
+        remote = ray.remote(fn)
+        pending = {remote.remote(*args): i for i, args in enumerate(argsets)}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(done[0])
+            results[i] = ray.get(done[0])
+            if progress:
+                progress(labels[i])
+    elif jobs > 1:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(fn, *args): i for i, args in enumerate(argsets)}
+            for future in concurrent.futures.as_completed(futures):
+                i = futures[future]
+                results[i] = future.result()
+                if progress:
+                    progress(labels[i])
+    else:
+        for i, args in enumerate(argsets):
+            results[i] = fn(*args)
+            if progress:
+                progress(labels[i])
+    return results
+
+
+def build_stems(spec: StemsSpec, out: Path, *, jobs: int = 1, ray_address: str | None = None,
+                progress: Progress | None = None, command: list[str] | None = None) -> dict:
+    """Render ``spec`` into folder ``out`` and write its manifest; return the manifest.
+
+    ``progress(label)`` is called as each job finishes (moods first, then
+    transitions by source mood).
+    """
+    from .manifest import MANIFEST_NAME, load_entries, write_manifest
+
+    out.mkdir(parents=True, exist_ok=True)
+    previous = load_entries(out / MANIFEST_NAME)
+    fingerprint = code_fingerprint()
+    names = [n for n, _ in spec.moods]
+    moods = _run_jobs(render_mood, [(spec, n, str(out), previous, fingerprint) for n in names],
+                      jobs, ray_address, names, progress)
+    parts = {n: m[1] for n, m in zip(names, moods)}
+    keys = {n: mood_key(spec, n, fingerprint) for n in names}
+    sources = [n for n in names if any(a == n for a, _ in spec.pairs())]
+    transitions = _run_jobs(render_transitions, [(spec, n, parts, str(out), previous, keys) for n in sources],
+                            jobs, ray_address, [f"{n} ->" for n in sources], progress)
+    counts = [m[2] for m in moods] + [t[1] for t in transitions]
+    manifest = {
+        "moods": {n: m[0] for n, m in zip(names, moods)},
+        "transitions": [e for t in transitions for e in t[0]],
+        "stingers": dict(spec.stingers),
+        "render": {**spec.params(), "seed": spec.seed, "code": fingerprint, "command": command or []},
+        "files_written": sum(c[0] for c in counts),
+        "files_unchanged": sum(c[1] for c in counts),
+    }
+    return write_manifest(out, manifest)
