@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import json
 import os
 import re
 import sys
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adaptive_music.mood import vocabulary as vocab  # noqa: E402
-from adaptive_music.mood.wordtable import TABLE_PATH  # noqa: E402
+from adaptive_music.mood.wordtable import TABLE_PATH, WordTable  # noqa: E402
 
 TEMPLATES = ("{}", "music for a video game scene: {}")
 """Contexts a word is embedded in; the word's vector is their mean."""
@@ -141,14 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "k": args.k,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        args.out,
-        words=np.frombuffer("\n".join(words).encode(), dtype=np.uint8),
-        anchors=np.frombuffer("\n".join(names).encode(), dtype=np.uint8),
-        neighbours=idx,
-        similarity=sims,
-        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-    )
+    WordTable.from_words(words, names, idx, sims, meta).save(args.out)
     print(f"{len(words)} words x {args.k} anchors of {len(names)} in {time.perf_counter() - started:.0f} s "
           f"-> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
     return 0

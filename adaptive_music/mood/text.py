@@ -21,6 +21,8 @@ import re
 import unicodedata
 from typing import Any
 
+import numpy as np
+
 from . import vocabulary as vocab
 from .params import MoodParams
 from .wordtable import word_table
@@ -42,6 +44,20 @@ _MAX_IMPLIED_TAGS = 3
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+(?:['-][a-z]+)*|[,.;:!?]")
 _WORDS = {**vocab.MOOD_WORDS, **vocab.INSTRUMENT_WORDS}
 _SPELLINGS = sorted(w for w in _WORDS if " " not in w)
+_LETTERS = "abcdefghijklmnopqrstuvwxyz-'"
+
+
+def _letter_counts(word: str) -> np.ndarray:
+    counts = np.zeros(len(_LETTERS) + 1, np.int16)  # the last column counts any other character
+    for ch in word:
+        i = _LETTERS.find(ch)
+        counts[i] += 1  # find() gives -1, the last column, for others
+    return counts
+
+
+_SPELLING_COUNTS = np.array([_letter_counts(w) for w in _SPELLINGS])
+_SPELLING_LENGTHS = np.array([len(w) for w in _SPELLINGS])
+_SPELLING_CUTOFF = 0.8
 
 
 class MoodError(ValueError):
@@ -212,10 +228,21 @@ def _lookup(word: str) -> tuple[str, str] | None:
     if halves is not None:
         return " ".join(halves), "compound"
     if len(word) >= 3:
-        close = difflib.get_close_matches(word, _SPELLINGS, n=1, cutoff=0.8)
-        if close:
-            return close[0], "spelling"
+        close = _close_spelling(word)
+        if close is not None:
+            return close, "spelling"
     return None
+
+
+def _close_spelling(word: str) -> str | None:
+    """What ``difflib.get_close_matches(word, _SPELLINGS, n=1, cutoff=0.8)`` returns,
+    about ten times faster: only words whose shared letters could reach the cutoff
+    (difflib's quick_ratio bound, for all words at once) are compared in full."""
+    shared = np.minimum(_SPELLING_COUNTS, _letter_counts(word)).sum(axis=1)
+    possible = np.flatnonzero(2.0 * shared >= _SPELLING_CUTOFF * (_SPELLING_LENGTHS + len(word)))
+    scored = [(difflib.SequenceMatcher(None, _SPELLINGS[i], word).ratio(), _SPELLINGS[i]) for i in possible]
+    best = max(scored, default=(0.0, None))
+    return best[1] if best[0] >= _SPELLING_CUTOFF else None
 
 
 def _compound(word: str) -> tuple[str, str] | None:

@@ -64,32 +64,63 @@ class Neighbour:
 
 
 class WordTable:
-    """Words -> nearest anchors. Load with :func:`word_table`."""
+    """Words -> nearest anchors. Load with :func:`word_table`.
 
-    def __init__(self, words: list[str], anchors: list[str], neighbours: np.ndarray,
+    The words are a sorted fixed-width byte array searched by bisection, so
+    loading builds no Python object per word (the cold start stays short).
+    """
+
+    def __init__(self, words: np.ndarray, anchors: list[str], neighbours: np.ndarray,
                  similarity: np.ndarray, meta: dict) -> None:
+        """``words``: sorted bytes (dtype ``S``); row i of ``neighbours`` (anchor indices,
+        nearest first) and ``similarity`` belongs to ``words[i]``."""
         missing = [a for a in anchors if vocab.entry(a) is None]
         if missing:
             raise ValueError(f"word table anchors not in the vocabulary: {missing[:5]}; re-run the distillation")
-        self._row = {w: i for i, w in enumerate(words)}
+        if not (len(words) == len(neighbours) == len(similarity)):
+            raise ValueError("word table arrays differ in length")
+        self._words = words
         self._anchors = anchors
         self._neighbours = neighbours
         self._similarity = similarity
         self.meta = meta
 
     @classmethod
+    def from_words(cls, words: list[str], anchors: list[str], neighbours: np.ndarray,
+                   similarity: np.ndarray, meta: dict) -> "WordTable":
+        """A table from words in any order (rows aligned with ``neighbours``)."""
+        order = sorted(range(len(words)), key=lambda i: words[i].encode())
+        packed = np.array([words[i].encode() for i in order], dtype=f"S{max(map(len, words), default=1)}")
+        return cls(packed, anchors, neighbours[order], similarity[order], meta)
+
+    @classmethod
     def load(cls, path: Path = TABLE_PATH) -> "WordTable":
         with np.load(path) as z:
-            words = z["words"].tobytes().decode().split("\n")
             anchors = z["anchors"].tobytes().decode().split("\n")
             meta = json.loads(z["meta"].tobytes().decode())
-            return cls(words, anchors, z["neighbours"], z["similarity"], meta)
+            return cls(z["words"], anchors, z["neighbours"], z["similarity"], meta)
+
+    def save(self, path: Path) -> None:
+        """Write the table (uncompressed: it loads faster, and is small anyway)."""
+        np.savez(
+            path,
+            words=self._words,
+            anchors=np.frombuffer("\n".join(self._anchors).encode(), dtype=np.uint8),
+            neighbours=self._neighbours,
+            similarity=self._similarity,
+            meta=np.frombuffer(json.dumps(self.meta).encode(), dtype=np.uint8),
+        )
 
     def __len__(self) -> int:
-        return len(self._row)
+        return len(self._words)
+
+    def _row(self, word: str) -> int | None:
+        key = word.encode("ascii", "replace")
+        i = int(np.searchsorted(self._words, key))
+        return i if i < len(self._words) and self._words[i] == key else None
 
     def __contains__(self, word: str) -> bool:
-        return word in self._row
+        return self._row(word) is not None
 
     def neighbours(self, word: str) -> tuple[Neighbour, ...]:
         """The anchors that make up ``word``'s meaning, nearest first. KeyError if absent."""
@@ -102,7 +133,9 @@ class WordTable:
 
 @functools.lru_cache(maxsize=4096)
 def _neighbours(table: WordTable, word: str) -> tuple[Neighbour, ...]:
-    row = table._row[word]
+    row = table._row(word)
+    if row is None:
+        raise KeyError(word)
     sims = [float(s) for s in table._similarity[row, :NEIGHBOURS]]
     raw = [math.exp((s - sims[0]) / TEMPERATURE) for s in sims]
     total = sum(raw)
