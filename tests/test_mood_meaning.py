@@ -94,7 +94,10 @@ def test_instrument_like_table_words_name_instrumentation():
     sax = next(w for w in info["words"] if w["word"] == "saxophone")
     assert sax["how"] == "table" and sax["instrument"]
     assert info["tags_from"] == "text" and set(info["params"]["tags"]) == set(sax["tags"])
-    assert parse_mood("battle, no saxophone").tags <= parse_mood("battle").tags
+    assert parse_mood("battle, no saxophone").tags < parse_mood("battle").tags
+    # A style read as instrumentation keeps its energy: techno is synths, and faster than neutral.
+    techno = parse_mood("techno")
+    assert techno.tags == {"synth"} and techno.tempo > NEUTRAL.tempo + 10 and techno.arousal > NEUTRAL.arousal
 
 
 def test_a_vocabulary_base_form_wins_only_where_the_table_agrees():

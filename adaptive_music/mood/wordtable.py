@@ -150,9 +150,10 @@ def _entry(table: WordTable, word: str) -> vocab.Entry:
     parts = [(vocab.entry(n.anchor), n.weight) for n in _neighbours(table, word)]
     instrument_share = sum(w for e, w in parts if e.instrument)
     if instrument_share >= _INSTRUMENT_SHARE:
-        # Mostly like instruments: it names instrumentation, as its nearest instrument does.
+        # Like instruments: it names instrumentation, as its nearest instrument does, and
+        # its other neighbours (the styles it plays: "techno" is near synth and electronic)
+        # colour the mood, gently, as instrument words do.
         nearest = next(e for e, _ in parts if e.instrument)
-        parts = [(e, w) for e, w in parts if e.instrument]
         tags, instrument, weight = nearest.tags, True, nearest.weight
     else:
         parts = [(e, w) for e, w in parts if not e.instrument]
