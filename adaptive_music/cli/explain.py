@@ -31,9 +31,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {key:<11} {params[key]}")
     print(f"  {'tags':<11} {', '.join(params['tags']) or '-'}")
     for w in info["words"]:
-        how = "" if w["how"] == "exact" else f" ({w['how']}: {w['matched']})"
+        how = "" if w["how"] in ("exact", "table") else f" ({w['how']}: {w['matched']})"
         pulls = ", ".join(f"{k} {v:g}" for k, v in w["pulls"].items())
         print(f"  word {w['word']!r}{how}: {pulls or 'tags only'}")
+        if "neighbours" in w:  # read from the word table: say which vocabulary words gave it its meaning
+            near = ", ".join(f"{n['anchor']} {n['weight']:.0%} (similarity {n['similarity']:.2f})" for n in w["neighbours"])
+            print(f"    means like: {near}")
     for u in info["unknown"]:
         print(f"  unknown {u['word']!r} -> {u['fallback'] or 'neutral'}")
     return 0

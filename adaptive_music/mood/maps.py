@@ -36,6 +36,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+from .text import MoodError, parse_mood
+
 EXAMPLE = Path(__file__).with_name("maps") / "action_adventure.toml"
 """The shipped example map, for a typical action-adventure game."""
 
@@ -187,6 +189,12 @@ def parse_mood_map(text: str, source: str = "<mood map>") -> MoodMap:
             intensity_param=param,
             stinger=None if stinger is None else stingers.get(stinger, stinger),
         )
+    # Mood texts are read when the map loads, so a map fails the same way whichever backend plays.
+    for name, mood in moods.items():
+        check.mood(("moods",), name, mood)
+    for name, rule in events.items():
+        if rule.mood is not None and rule.mood not in moods.values():
+            check.mood(("events", name), "mood", rule.mood)
     return MoodMap(events=events, moods=moods, stingers=stingers, quantize=quantize, ramp=ramp)
 
 
@@ -254,6 +262,12 @@ class _Checker:
         if not isinstance(value, str) or not value.strip():
             self.fail(where, key, f"must be a non-empty string, got {value!r}")
         return value
+
+    def mood(self, where: tuple[str, ...], key: str, text: str) -> None:
+        try:
+            parse_mood(text)
+        except MoodError as exc:
+            self.fail(where, key, str(exc))
 
     def number(self, table: dict, where: tuple[str, ...], key: str, lo: float, hi: float) -> float | None:
         value = table.get(key)

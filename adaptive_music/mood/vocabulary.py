@@ -499,3 +499,8 @@ STOPWORDS = frozenset(
     "feel feeling feels mostly just all out up down".split()
 )
 """Grammar words: ignored, and never reported as unknown."""
+
+
+def entry(name: str) -> Entry | None:
+    """The entry of a vocabulary word or phrase, or None."""
+    return PHRASES.get(name) or MOOD_WORDS.get(name) or INSTRUMENT_WORDS.get(name)

@@ -96,7 +96,7 @@ class Soundtrack:
             # The engine output resamples to the engine's rate: the generator keeps the backend's
             # own (32 kHz MusicGen, say), so that the music is resampled once.
             self.config = self.config.replace(output_sample_rate=self.model.sample_rate)
-        self.model.condition(Mood(mood))  # a bad starting mood fails here, not in the generator
+        _check_mood(self.model, Mood(mood))  # a bad starting mood fails here, not in the generator
         self.spec = GeneratorSpec(backend, mood, seed, self.config, backend_options)
         output = sink if sink is not None else DeviceOutput(device, blocksize=blocksize, latency=latency)
 
@@ -175,7 +175,7 @@ class Soundtrack:
         check_transition(transition, ramp)
         with self._lock:
             mood = Mood(text, self._mood.intensity)
-            self.model.condition(mood)  # raises for text the backend can't use
+            _check_mood(self.model, mood)
             self._mood = mood
         self.feed.send("set_mood", (text, transition, float(ramp)))
 
@@ -279,3 +279,14 @@ class Soundtrack:
 
     def _transitions(self, transitions: list[Transition]) -> None:
         self.beats.add_transitions(transitions)
+
+
+def _check_mood(model: Model, mood: Mood) -> None:
+    """Raise for a mood text no backend should play: every backend refuses what
+    :func:`~adaptive_music.mood.text.parse_mood` refuses (MusicGen reads any text
+    itself, but "zxqv blorp" is refused the same whichever backend plays), then
+    whatever else this backend can't use."""
+    from ..mood.text import parse_mood
+
+    parse_mood(mood.text)
+    model.condition(mood)
