@@ -12,13 +12,17 @@ if command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     packages="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
+    # Sampled instruments: FluidSynth and a General MIDI SoundFont (FluidR3_GM, MIT), so CI tests that path.
+    packages="$packages libfluidsynth3 fluid-soundfont-gm"
     command -v npm >/dev/null || packages="$packages nodejs npm"
     $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi
 
 # Torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev,musicgen]"
+python -m pip install -q -e ".[dev,musicgen,sampled]"
+# The 28 reference tracks bench/sound.py measures against (MIT).
+python -m pip install -q immich-memories-music==0.1.0
 # torchaudio breaks transformers' imports against a CPU torch (see FIELD-NOTES): make sure it is absent.
 if python -m pip show -q torchaudio >/dev/null 2>&1; then
     echo "torchaudio is installed; it breaks transformers' MusicGen import. Uninstall it." >&2
