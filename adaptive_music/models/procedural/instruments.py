@@ -364,10 +364,8 @@ class NoteCache:
     def _render(self, instrument: int, pitch: int, duration: int, brightness: int) -> np.ndarray:
         ins = INSTRUMENTS[instrument]
         if self.voices is None:
-            note = _render(instrument, pitch, duration, brightness, self.sample_rate)
-            if ins.kind != "drum":  # the built-in voices take their EQ in their wavetables
-                return note
-            return _fade_out(channel_eq(note, ins, pitch, brightness, self.sample_rate), self.sample_rate)
+            # The built-in voices take their EQ in their wavetables; their drums are band-limited already.
+            return _render(instrument, pitch, duration, brightness, self.sample_rate)
         bank, program, key = ins.gm
         tail = int(sampled_tail(ins) * self.sample_rate)
         note = self.voices.render(bank, program, pitch if key < 0 else key, sampled_velocity(brightness),
