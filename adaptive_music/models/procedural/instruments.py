@@ -125,7 +125,7 @@ def wavetable(name: str, brightness_level: int, pitch: int, sample_rate: int) ->
     amps = _harmonics(name, brightness_level / 7.0, freq)
     nyq = min(0.45 * sample_rate, 15000.0)
     count = int(min(len(amps), max(1, nyq // freq)))
-    # The channel EQ's low-pass, applied to the partials directly (see eq_response).
+    # The channel EQ's low-pass (see lowpass_corner), applied to the partials directly.
     amps = amps[:count] / np.sqrt(1.0 + (freq * np.arange(1, count + 1) / lowpass_corner(brightness_level)) ** 4)
     spectrum = np.zeros(TABLE_SIZE // 2 + 1, np.complex128)
     spectrum[1 : count + 1] = amps * _partial_phasors(count)
@@ -369,47 +369,20 @@ class NoteCache:
         bank, program, key = ins.gm
         tail = int(sampled_tail(ins) * self.sample_rate)
         note = self.voices.render(bank, program, pitch if key < 0 else key, sampled_velocity(brightness),
-                                  max(1, duration), tail, drum_lowpass(ins) if ins.kind == "drum"
-                                  else lowpass_corner(brightness))
+                                  max(1, duration), tail, None if ins.kind == "drum" else presence_db(brightness))
         return _fade_out(note, self.sample_rate)
 
 
 
-def drum_lowpass(ins: Instrument) -> float:
-    """Drums' low-pass corner: cymbals and hats keep their air, the skins lose the click's fizz."""
-    return 12000.0 if ins.timbre in ("hat", "open_hat", "crash", "shaker") else 6000.0
+def presence_db(brightness: int) -> float:
+    """The 2-4 kHz share (dB) a sampled note is filtered down to, for a brightness of 0..7:
+    -23 dB (dark) to -12.5 dB (bright), the span produced tracks cover."""
+    return -23.0 + 1.5 * brightness
 
 
 def lowpass_corner(brightness: int) -> float:
-    """The channel EQ's low-pass corner in Hz for a brightness level of 0..7 (700 Hz to 16 kHz)."""
-    return 700.0 * 2.0 ** (4.5 * brightness / 7.0)
-
-
-def eq_response(freqs: np.ndarray, ins: Instrument, pitch: int, brightness: int) -> np.ndarray:
-    """The mixing desk's channel EQ for one note, as a complex (causal, analog-prototype) response.
-
-    - A 12 dB/octave high-pass under the note's own fundamental (at 70 % of it,
-      30 Hz at least): nothing below what the instrument plays, so low rumble
-      from the upper parts does not muddy the bass.
-    - A 12 dB/octave low-pass whose corner follows the brightness the mood asks
-      for (:func:`lowpass_corner`): soft, dark moods lose the presence band, as
-      soft playing and a damped room do. Cymbals and hats keep their air.
-    """
-    jf = 1j * np.maximum(freqs, 1e-3)
-    if ins.kind == "drum":
-        corner, low = 30.0, drum_lowpass(ins)
-    else:
-        corner = max(30.0, 0.7 * midi_hz(pitch))
-        low = lowpass_corner(brightness)
-    s, z = jf / corner, jf / low
-    return (s * s / (1.0 + np.sqrt(2.0) * s + s * s)) / (1.0 + np.sqrt(2.0) * z + z * z)
-
-
-def channel_eq(note: np.ndarray, ins: Instrument, pitch: int, brightness: int, sample_rate: int) -> np.ndarray:
-    """``note`` through :func:`eq_response`, by FFT over the note padded to ring out (cached with the note)."""
-    n = len(note)
-    size = 1 << int(np.ceil(np.log2(n + 8192)))
-    spectrum = np.fft.rfft(note, size)
-    spectrum *= eq_response(np.fft.rfftfreq(size, 1.0 / sample_rate), ins, pitch, brightness)
-    return np.fft.irfft(spectrum, size)[:n].astype(np.float32)
-"""Sampled notes' gain: a General MIDI font's voices peak near the built-in ones at this level."""
+    """The channel EQ: a 12 dB/octave low-pass whose corner (Hz) follows the brightness the
+    mood asks for, 0..7 (700 Hz to 16 kHz). Soft, dark moods lose the presence band, as soft
+    playing and a damped room do. The built-in voices apply it to their partials, sampled
+    voices through FluidSynth's own per-voice filter."""
+    return 3000.0 * 2.0 ** (1.5 * brightness / 7.0)

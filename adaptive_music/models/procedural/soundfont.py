@@ -48,7 +48,15 @@ _SYSTEM_FONTS = (
 
 _REFERENCE_RMS = 0.2
 _BLOCK = 64
-_GEN_FILTERFC = 8  # SoundFont generator: initial filter cutoff  # FluidSynth's internal block: a note-off lands on the next block boundary
+_GEN_FILTERFC = 8  # SoundFont generator: initial filter cutoff (an offset in cents here)
+_FILTER_STEPS = tuple(-300.0 * i for i in range(15))  # down to 3.5 octaves below the preset's own cutoff
+
+
+def _presence_db(note: np.ndarray, sample_rate: int) -> float:
+    """Share of a note's energy in 2-4 kHz, in dB (where a mix's presence and harshness live)."""
+    power = np.abs(np.fft.rfft(note)) ** 2
+    freqs = np.fft.rfftfreq(len(note), 1.0 / sample_rate)
+    return float(10 * np.log10(power[(freqs >= 2000) & (freqs < 4000)].sum() / max(power.sum(), 1e-30) + 1e-30))  # FluidSynth's internal block: a note-off lands on the next block boundary
 
 
 class SoundFontError(ValueError):
@@ -109,7 +117,7 @@ class SampledVoices:
         if self._font < 0:
             raise SoundFontError(f"FluidSynth could not load the SoundFont {self.path}")
         self._selected: dict[int, tuple[int, int]] = {}
-        self._trims: dict[tuple[int, int, int, int], float] = {}
+        self._calibrations: dict[tuple, tuple[float, float]] = {}
 
     def _select(self, channel: int, bank: int, program: int) -> None:
         if self._selected.get(channel) != (bank, program):
@@ -123,41 +131,46 @@ class SampledVoices:
         self._write(self._fs.synth, n, p, 0, 2, p + 4, 0, 2)
         return buf
 
-    def trim(self, bank: int, program: int, key: int, velocity: int) -> float:
-        """Gain that brings a preset to one reference level, the gain staging that lets
-        the mix set the levels whatever loudness each preset was recorded at: drums by
-        their peak, pitched presets by the RMS of a note's first half second, per octave
-        (a font's zones are recorded at different levels). Per velocity too: here the
-        velocity picks the font's sample layer and filter (the timbre of playing harder),
-        while the token's velocity sets the level, as it does for the built-in voices."""
+    def calibrate(self, bank: int, program: int, key: int, velocity: int,
+                  presence_db: float | None) -> tuple[float, float]:
+        """(gain, filter offset in cents) for a preset, per octave and velocity: the
+        gain staging and channel EQ a producer sets per track.
+
+        The gain brings the preset to one reference level (drums by their peak, pitched
+        presets by the RMS of a note's first half second), so the mix, not the font,
+        sets the levels; the token's velocity then scales it as for the built-in voices,
+        while the MIDI velocity picks the font's sample layer (the timbre of playing
+        harder). The filter offset lowers the voice's own low-pass until the note's
+        2-4 kHz share is at most ``presence_db`` (None: no filter): brightness follows
+        the mood, not each preset's recording.
+        """
         octave = key // 12 if bank != 128 else key
-        found = self._trims.get((bank, program, octave, velocity))
+        cache_key = (bank, program, octave, velocity, presence_db)
+        found = self._calibrations.get(cache_key)
         if found is None:
             probe = key if bank == 128 else 12 * octave + 7
-            note = self._note(bank, program, probe, velocity, self.sample_rate // 2, 0).astype(np.float64)
+            for offset in (0.0,) if presence_db is None else _FILTER_STEPS:
+                note = self._note(bank, program, probe, velocity, self.sample_rate // 2, 0, offset)
+                note = note.astype(np.float64)
+                if presence_db is None or _presence_db(note, self.sample_rate) <= presence_db:
+                    break
             level = np.max(np.abs(note)) / 4 if bank == 128 else np.sqrt(np.mean(note ** 2))
-            found = _REFERENCE_RMS / level if level > 1e-4 else 1.0  # a silent zone stays silent
-            self._trims[(bank, program, octave, velocity)] = found
+            gain = _REFERENCE_RMS / level if level > 1e-4 else 1.0  # a silent zone stays silent
+            found = self._calibrations[cache_key] = (gain, offset)
         return found
 
     def render(self, bank: int, program: int, key: int, velocity: int, hold: int, tail: int,
-               lowpass_hz: float = 20000.0) -> np.ndarray:
-        """One note at the preset's trimmed level: held ``hold`` samples (rounded up to
-        FluidSynth's block), then ``tail`` samples of release, through the voice's own
-        resonant low-pass lowered to ``lowpass_hz`` (the channel EQ, at no extra cost)."""
-        trim = self.trim(bank, program, key, velocity)
-        channel = 9 if bank == 128 else 0
-        # An offset to the preset's filter cutoff, in cents, from the SoundFont default (13500, ~20 kHz).
-        offset = min(0.0, 1200.0 * np.log2(lowpass_hz / 8.176) - 13500.0)
-        self._set_gen(self._fs.synth, channel, _GEN_FILTERFC, offset)
-        try:
-            return self._note(bank, program, key, velocity, hold, tail) * np.float32(trim)
-        finally:
-            self._set_gen(self._fs.synth, channel, _GEN_FILTERFC, 0.0)
+               presence_db: float | None = None) -> np.ndarray:
+        """One note, calibrated (see :meth:`calibrate`): held ``hold`` samples (rounded up
+        to FluidSynth's block), then ``tail`` samples of release."""
+        gain, offset = self.calibrate(bank, program, key, velocity, presence_db)
+        return self._note(bank, program, key, velocity, hold, tail, offset) * np.float32(gain)
 
-    def _note(self, bank: int, program: int, key: int, velocity: int, hold: int, tail: int) -> np.ndarray:
+    def _note(self, bank: int, program: int, key: int, velocity: int, hold: int, tail: int,
+              filter_offset: float) -> np.ndarray:
         channel = 9 if bank == 128 else 0
         self._select(channel, bank, program)
+        self._set_gen(self._fs.synth, channel, _GEN_FILTERFC, filter_offset)
         hold = -(-max(1, hold) // _BLOCK) * _BLOCK
         self._fs.noteon(channel, key, velocity)
         held = self._run(hold)
