@@ -10,7 +10,9 @@ class (calm, energetic, happy, nostalgic, tender):
 - octave-band balance against the class median (worst band and mean |dev|);
 - loudness and peak, seams at the live hop, tempo stability, distinctness
   between moods (onset rate, RMS, centroid), live == offline bit for bit;
-- speed on one core and peak RSS of a fresh process that renders.
+- speed on one core and peak RSS of a fresh process that renders;
+- with ``--tagger-python``: whether an independent tagger (MusiCNN, MagnaTagATune)
+  hears the instrument each of seven moods names among its top three tags.
 
     pip install immich-memories-music   # the reference tracks (MIT)
     python bench/sound.py [--seconds 30] [--soundfont PATH]
@@ -52,6 +54,43 @@ MOODS = {  # text -> reference class
     "intense orchestral boss battle": "energetic",
     "melancholy string quartet": "nostalgic",
 }
+
+
+# Moods that name an instrument -> the MagnaTagATune tags that count as hearing it.
+NAMED = {
+    "sad solo piano": {"piano"},
+    "acoustic guitar by the campfire": {"guitar"},
+    "epic choir chanting": {"choir", "choral", "vocal", "vocals", "voice", "singing"},
+    "fast techno drums": {"drums", "techno", "beat", "beats"},
+    "gentle flute melody": {"flute"},
+    "harp lullaby": {"harp"},
+    "melancholy string quartet": {"strings", "violin", "cello"},
+}
+
+
+def tag_renders(model, seconds: float, python: str) -> None:
+    """Render the instrument-naming moods and ask the MusiCNN tagger (bench/instrument_tags.py,
+    run by ``python``, an environment with TensorFlow and musicnn) for their top tags."""
+    import tempfile
+
+    from adaptive_music.audio import write_wav
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for text in NAMED:
+            paths[text] = os.path.join(tmp, f"{len(paths)}.wav")
+            write_wav(paths[text], render(model, text, seconds, seed=3).audio, SR)
+        out = subprocess.run([python, os.path.join(os.path.dirname(__file__), "instrument_tags.py"),
+                              *paths.values()], capture_output=True, text=True, check=True).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    hits = 0
+    for text, path in paths.items():
+        top = found[path]
+        hit = bool(NAMED[text] & {t for t, _ in top[:3]})
+        hits += hit
+        print(f"  tagger {text!r}: {', '.join(f'{t} {p:.2f}' for t, p in top[:5])} -> "
+              f"{'heard' if hit else 'NOT in top 3'}")
+    print(f"instrument recognised in the tagger's top 3: {hits}/{len(NAMED)}")
 
 
 def references() -> dict[str, list[dict]]:
@@ -97,6 +136,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--soundfont", default=None, help="font for the sampled renderer (default: discovered)")
     ap.add_argument("--renderers", default="builtin,sampled")
+    ap.add_argument("--tagger-python", default=os.environ.get("ADAPTIVE_MUSIC_TAGGER_PYTHON"),
+                    help="a Python with tensorflow-cpu, librosa and musicnn (see bench/instrument_tags.py)")
     args = ap.parse_args()
     refs = references()
     print(f"reference: {sum(map(len, refs.values()))} tracks of immich-memories-music, classes "
@@ -162,6 +203,8 @@ def main() -> None:
         speed = 120 / (time.process_time() - start)
         print(f"speed on one core, two fresh 60 s renders: {speed:.0f}x real time")
         summary[renderer] = {k: int(v) for k, v in stats.items()} | {"speed": round(speed)}
+        if args.tagger_python:
+            tag_renders(model, args.seconds, args.tagger_python)
         if renderer == "sampled":
             print(f"peak RSS of a fresh process rendering with the font: {rss_of_fresh_render(model.soundfont):.0f} MB")
     print("summary", json.dumps(summary))
