@@ -203,10 +203,10 @@ def main() -> None:
         speed = 120 / (time.process_time() - start)
         print(f"speed on one core, two fresh 60 s renders: {speed:.0f}x real time")
         summary[renderer] = {k: int(v) for k, v in stats.items()} | {"speed": round(speed)}
+        if renderer == "sampled":  # before the tagger: the children's peak RSS would be TensorFlow's
+            print(f"peak RSS of a fresh process rendering with the font: {rss_of_fresh_render(model.soundfont):.0f} MB")
         if args.tagger_python:
             tag_renders(model, args.seconds, args.tagger_python)
-        if renderer == "sampled":
-            print(f"peak RSS of a fresh process rendering with the font: {rss_of_fresh_render(model.soundfont):.0f} MB")
     print("summary", json.dumps(summary))
 
 
