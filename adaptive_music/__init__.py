@@ -16,6 +16,7 @@ from .models import BACKENDS, load_backend
 from .models.base import GeneratorState, Marker, Model, Mood
 from .mood.params import MoodParams
 from .mood.text import MoodError, explain_mood, parse_mood
+from .models.procedural.soundfont import SoundFontError, find_soundfont
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ __all__ = [
     "MoodParams", "Rendered", "Soundtrack", "StreamConfig", "StreamingGenerator", "explain_mood",
     "load_backend", "parse_mood", "render",
 ]
+__all__ += ["SoundFontError", "find_soundfont"]  # sampled instruments (issue 15)
 
 
 def __getattr__(name: str):
