@@ -17,6 +17,7 @@ from .models import BACKENDS, load_backend
 from .models.base import GeneratorState, Marker, Model, Mood
 from .mood.params import MoodParams
 from .mood.text import MoodError, explain_mood, parse_mood
+from .models.procedural.soundfont import SoundFontError, find_soundfont
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,7 @@ __all__ = [
     "load_backend", "parse_mood", "render",
     "StemPlayer", "StemsSpec", "build_stems",
 ]
+__all__ += ["SoundFontError", "find_soundfont"]  # sampled instruments (issue 15)
 
 
 def __getattr__(name: str):

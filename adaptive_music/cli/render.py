@@ -25,6 +25,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="WAV sample format (default pcm16, which every engine imports)")
     p.add_argument("--plot", type=Path, help="also draw the waveform and spectrogram with the mood timeline")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--soundfont", default="auto", metavar="PATH",
+                   help="procedural: General MIDI SoundFont for sampled instruments; 'auto' (default) "
+                        "looks in $ADAPTIVE_MUSIC_SOUNDFONT and the usual system places, 'none' uses "
+                        "the built-in synthesizer")
     p.set_defaults(run=run)
 
 
@@ -123,7 +127,15 @@ def _load(args: argparse.Namespace, load_backend):
     if args.backend == "procedural":
         if args.prompt_audio:
             raise UsageError("--prompt-audio needs --backend musicgen")
-        return load_backend("procedural"), None
+        from ..models.procedural import SoundFontError
+
+        try:
+            model = load_backend("procedural", soundfont=args.soundfont)
+        except SoundFontError as exc:
+            raise UsageError(str(exc)) from None
+        if model.renderer == "builtin" and args.soundfont == "auto":
+            print(f"adaptive-music render: {model.renderer_notice}", file=sys.stderr)
+        return model, None
     model = backends.load_musicgen(args.model)
     if not args.prompt_audio:
         return model, None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
+import os
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,10 +20,13 @@ from ...mood.params import MoodParams
 from ..base import Blend, GeneratorState, Marker, Mood, blend_weights
 from .composer import Composer, Mix, initial_data
 from .reverb import Reverb
+from .soundfont import ENV_VAR, HOW_TO_GET_ONE, SampledVoices, SoundFontError, find_soundfont
 from .synth import Synth
 from .tokens import TRACK, TRACKS, Beat, pack_beat, pack_note, unpack_beat, with_offset
 
-__all__ = ["ProceduralModel", "ProceduralCondition"]
+__all__ = ["ProceduralModel", "ProceduralCondition", "SoundFontError"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -44,11 +49,21 @@ class ProceduralModel:
     frame_rate = 50.0
     channels = 2
 
-    def __init__(self, sample_rate: int = 48000, channels: int = 2):
+    def __init__(self, sample_rate: int = 48000, channels: int = 2,
+                 soundfont: str | os.PathLike | None = None):
+        """``soundfont``: a General MIDI font file to play the notes with; ``"auto"`` looks
+        for one (``$ADAPTIVE_MUSIC_SOUNDFONT``, then the usual system places) and falls back
+        to the built-in synthesizer with a logged notice; ``None`` (the default) uses the
+        font in ``$ADAPTIVE_MUSIC_SOUNDFONT`` when set, else the built-in synthesizer;
+        ``"none"`` always the built-in one."""
         self.sample_rate = sample_rate
         self.channels = channels
         self.spf = int(round(sample_rate / self.frame_rate))
-        self._synth = Synth(sample_rate, self.spf, channels)
+        voices, self.renderer_notice = _voices(soundfont, sample_rate)
+        self.renderer = "builtin" if voices is None else "sampled"
+        """Which instruments play: ``"sampled"`` (a SoundFont) or ``"builtin"`` (the synthesizer)."""
+        self.soundfont = None if voices is None else str(voices.path)
+        self._synth = Synth(sample_rate, self.spf, channels, voices)
 
     def default_config(self) -> StreamConfig:
         # Context covers the longest note (a held bar at 60 bpm plus release),
@@ -120,6 +135,27 @@ class ProceduralModel:
 
     def effects(self) -> Reverb:
         return Reverb(self.sample_rate, self.spf, self.channels, _space)
+
+
+def _voices(soundfont: str | os.PathLike | None, sample_rate: int) -> tuple[SampledVoices | None, str]:
+    """The sampled voices to use, or None, and a one-line notice saying which renderer plays and why."""
+    if soundfont is None and not os.environ.get(ENV_VAR):
+        return None, "built-in synthesizer (no SoundFont asked for)"
+    if soundfont is not None and str(soundfont).lower() in ("none", "builtin"):
+        return None, "built-in synthesizer (asked for)"
+    path = find_soundfont(None if soundfont in (None, "auto") else soundfont)  # raises for a named font that is missing
+    if path is None:
+        notice = f"no SoundFont found, playing the built-in synthesizer; for sampled instruments, {HOW_TO_GET_ONE}"
+        log.warning(notice)
+        return None, notice
+    try:
+        return SampledVoices(path, sample_rate), f"sampled instruments from {path}"
+    except SoundFontError as exc:
+        if soundfont not in (None, "auto") or os.environ.get(ENV_VAR):
+            raise  # a font the caller named must work
+        notice = f"SoundFont {path} unusable, playing the built-in synthesizer: {exc}"
+        log.warning(notice)
+        return None, notice
 
 
 @functools.lru_cache(maxsize=256)

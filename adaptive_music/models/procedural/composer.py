@@ -12,12 +12,14 @@ timeline always give the same music.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from ...mood.params import MoodParams
 from . import theory
-from .instruments import INSTRUMENT
-from .tokens import PAD_TRACKS, TRACK, Beat, Note
+from .arrangement import Ensemble, drum, ensemble
+from .instruments import INSTRUMENT, INSTRUMENTS
+from .tokens import PAD_TRACKS, TRACK, TRACKS, Beat, Note
 
 _MASK = (1 << 64) - 1
 
@@ -61,14 +63,15 @@ def initial_data(seed: int) -> dict[str, Any]:
 class Mix:
     """The mood in force at one step: blended parameters, intensity and the leading mood."""
 
-    __slots__ = ("p", "intensity", "text", "energy", "instruments")
+    __slots__ = ("p", "intensity", "text", "energy", "ensemble", "instruments")
 
     def __init__(self, parts: list[tuple[Any, float]]):
         self.p = MoodParams.mix([(c.params, w) for c, w in parts])
         self.intensity = sum(c.intensity * w for c, w in parts) / sum(w for _, w in parts)
         self.text = max(parts, key=lambda cw: cw[1])[0].text
         self.energy = 0.55 * self.p.arousal + 0.45 * self.intensity
-        self.instruments = choose_instruments(self)
+        self.ensemble = ensemble(self.text, self.p)
+        self.instruments = choose_instruments(self.ensemble)
 
 
 def _velocity(level: float) -> int:
@@ -79,42 +82,30 @@ def _brightness(mix: Mix, shift: float = 0.0) -> int:
     return int(min(7, max(0, round((mix.p.brightness + shift) * 7))))
 
 
-def choose_instruments(mix: Mix) -> dict[str, int]:
-    """Voice each role from the instrumentation tags, else from the mood."""
-    p, tags = mix.p, mix.p.tags
-    calm = p.arousal < 0.4
-    pad = ("choir" if "choir" in tags else "organ" if "organ" in tags
-           else "synth_pad" if "synth" in tags else "strings")
-    if "synth" in tags or (p.arousal > 0.75 and "strings" not in tags and p.valence > -0.3):
-        bass = "synth_bass"
-    elif p.tension > 0.5 and p.arousal < 0.55:
-        bass = "pizzicato"
-    else:
-        bass = "contrabass"
-    if "piano" in tags:
-        arp = "piano"
-    elif "guitar" in tags:
-        arp = "guitar"
-    elif "bells" in tags:
-        arp = "bells"
-    elif p.valence > 0.4 and p.arousal > 0.5:
-        arp = "marimba"
-    elif p.tension > 0.55:
-        arp = "pizzicato"
-    else:
-        arp = "harp" if calm else "piano"
-    if "flute" in tags:
-        lead = "flute"
-    elif "brass" in tags or (p.arousal > 0.7 and p.valence > -0.5 and "synth" not in tags):
-        lead = "brass"
-    elif "synth" in tags:
-        lead = "synth_lead"
-    elif "strings" in tags or p.valence < -0.2:
-        lead = "violin"
-    else:
-        lead = "flute" if calm else "violin"
-    return {"pad": INSTRUMENT[pad], "bass": INSTRUMENT[bass], "arp": INSTRUMENT[arp],
-            "lead": INSTRUMENT[lead], "bells": INSTRUMENT["bells"]}
+# The melody's centre pitch per lead instrument: where each sings best and stays clear of the chords.
+_LEAD_REGISTER = {"brass": 62, "horns": 62, "cello": 55, "choir": 67, "organ": 67}
+_ROLE_OF_TRACK = {TRACK[name]: ("pad" if name.startswith("pad") else name) for name in TRACKS if name != "control"}
+for _name in ("kick", "snare", "hat", "perc"):
+    _ROLE_OF_TRACK[TRACK[_name]] = "drums"
+
+
+def choose_instruments(ens: Ensemble) -> dict[str, int]:
+    """Instrument index per pitched role (silent roles keep a placeholder: their notes are dropped)."""
+    return {role: INSTRUMENT[ens.voices.get(role, "piano")] for role in ("pad", "bass", "arp", "lead", "bells")}
+
+
+def _ensemble_filter(ens: Ensemble, emit: Callable[[int, int, Any], None]) -> Callable[[int, int, Any], None]:
+    """``emit`` behind the ensemble: notes of silent roles dropped, each role's velocity offset applied."""
+    def play(sample: int, track: int, event: Any) -> None:
+        if isinstance(event, Note):
+            role = _ROLE_OF_TRACK[track]
+            if role not in ens.voices:
+                return
+            step = ens.velocity.get(role, 0)
+            if step:
+                event = dataclasses.replace(event, velocity=_velocity(event.velocity + step))
+        emit(sample, track, event)
+    return play
 
 
 class Composer:
@@ -140,7 +131,7 @@ class Composer:
             mix = mix_at(d["next_sample"])
             if d["step"] == 0:
                 self._start_bar(d, mix)
-            self._step(d, mix, pos, emit)
+            self._step(d, mix, pos, _ensemble_filter(mix.ensemble, emit))
             d["next_sample"] += self.step_samples(mix.p.tempo)
             d["step"] += 1
             if d["step"] >= 4 * d["beats_per_bar"]:
@@ -275,10 +266,11 @@ class Composer:
                     if start == pair_step:
                         if pb in (3, 6) and rand(*key, "vary") < 0.5:
                             deg += 1 if rand(*key, "dir") < 0.5 else -1
-                        base = 72 if ins["lead"] != INSTRUMENT["brass"] else 62
+                        base = _LEAD_REGISTER.get(INSTRUMENTS[ins["lead"]].name, 72)
                         target = theory.scale_pitch(root, scale, degree + deg + shift, base - 12)
                         pitch = theory.nearest_with_pc(d["lead_prev"], target % 12)
-                        pitch = min(base + 12, max(base - 7, pitch))
+                        # Out of range: the same note an octave in, not the boundary note repeated.
+                        pitch += 12 * ((pitch < base - 7) - (pitch > base + 12))
                         d["lead_prev"] = pitch
                         vel = _velocity(7 + 6 * inten + (1 if start == 0 else 0))
                         emit(pos, TRACK["lead"], Note(pitch, vel, int(step_len * length * 0.95), 0, ins["lead"], bright))
@@ -293,17 +285,29 @@ class Composer:
     def _drums(self, d: dict, mix: Mix, pos: int, step: int, steps_per_bar: int, key: tuple,
                emit: Callable[[int, int, Any], None]) -> None:
         p, e = mix.p, mix.energy
-        tags = p.tags
-        drumming = e >= 0.3 or "drums" in tags
+        ens = mix.ensemble
+        drumming = e >= 0.3 or "drums" in p.tags or ens.four_on_the_floor
         if not drumming:
             return
-        sparse = p.density < 0.3
+        sparse = p.density < 0.3 and not ens.four_on_the_floor
         acc = 2 if step % 4 == 0 else 0
         base = 5 + 9 * e
 
         def hit(track: str, instrument: str, vel: float, pitch: int = 60) -> None:
-            emit(pos, TRACK[track], Note(pitch, _velocity(vel), 1, 0, INSTRUMENT[instrument], 4))
+            sound = drum(ens, instrument)
+            if sound is not None:
+                emit(pos, TRACK[track], Note(pitch, _velocity(vel), 1, 0, INSTRUMENT[sound], 4))
 
+        backbeat = step % 8 == 4
+        if ens.four_on_the_floor:  # a kick on every beat, the off-beats open, a clap on two and four
+            if step % 4 == 0:
+                hit("kick", "kick", base + acc)
+            if backbeat:
+                hit("snare", "snare", base)
+            hit("hat", "open_hat" if step % 4 == 2 else "hat", base - 4 + (1 if step % 2 == 0 else -1))
+            if d["phrase_bar"] == 0 and step == 0:
+                hit("perc", "crash", base)
+            return
         epic = p.arousal > 0.75 and p.valence < 0.3
         if e < 0.45 or sparse:
             if step == 0:
@@ -313,7 +317,6 @@ class Composer:
             if step == steps_per_bar - 4 and rand(*key, "rim") < 0.5:
                 hit("snare", "rim", base - 2)
             return
-        backbeat = step % 8 == 4
         if e < 0.65:
             if step % 8 == 0:
                 hit("kick", "kick", base + acc)
@@ -333,7 +336,7 @@ class Composer:
         hit("hat", "open_hat" if ride or step % 16 == 14 else "hat", base - 4 + acc / 2 + (1 if step % 2 == 0 else -1))
         last_bar = d["phrase_bar"] == 7
         if last_bar and step >= steps_per_bar // 2 and step % 2 == 0:
-            toms = (50, 47, 45, 43, 41, 40, 38, 36)
+            toms = (50, 48, 47, 45, 43, 41)  # General MIDI's toms, high to low
             hit("perc", "tom", base, toms[(step - steps_per_bar // 2) // 2 % len(toms)])
         if d["phrase_bar"] == 0 and step == 0:
             hit("perc", "crash", base)

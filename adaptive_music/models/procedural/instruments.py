@@ -32,34 +32,56 @@ class Instrument:
     vibrato: float = 0.0  # depth as a fraction of frequency
     detune_cents: float = 0.0  # a second oscillator, detuned, for width/chorus
     level: float = 1.0
+    gm: tuple[int, int, int] = (0, 0, -1)
+    """General MIDI (bank, program, key) for sampled rendering; bank 128 is a drum kit,
+    key -1 plays the note's own pitch."""
+    voice: str = ""
+    """The built-in timbre, when it is another instrument's (an articulation or kit variant)."""
+
+    @property
+    def timbre(self) -> str:
+        return self.voice or self.name
 
 
 INSTRUMENTS: tuple[Instrument, ...] = (
-    Instrument("strings", "sustain", attack=0.35, decay=0.3, sustain=0.85, release=0.9, vibrato=0.003, detune_cents=7, level=0.9),
-    Instrument("choir", "sustain", attack=0.45, decay=0.3, sustain=0.9, release=1.0, vibrato=0.004, detune_cents=9, level=0.85),
-    Instrument("organ", "sustain", attack=0.03, decay=0.1, sustain=0.95, release=0.25, level=0.6),
-    Instrument("synth_pad", "sustain", attack=0.5, decay=0.4, sustain=0.8, release=1.2, detune_cents=11, level=0.7),
-    Instrument("piano", "pluck", attack=0.003, release=0.35, tau=1.6, level=0.9),
-    Instrument("harp", "pluck", attack=0.002, release=0.6, tau=1.1, level=0.9),
-    Instrument("guitar", "pluck", attack=0.002, release=0.2, tau=0.9, level=0.85),
-    Instrument("bells", "bell", attack=0.002, release=0.8, tau=1.4, level=0.55),
-    Instrument("flute", "sustain", attack=0.06, decay=0.1, sustain=0.85, release=0.15, vibrato=0.006, level=0.8),
-    Instrument("brass", "sustain", attack=0.05, decay=0.25, sustain=0.75, release=0.2, vibrato=0.002, detune_cents=4, level=0.75),
-    Instrument("synth_lead", "sustain", attack=0.01, decay=0.15, sustain=0.7, release=0.12, vibrato=0.004, level=0.55),
-    Instrument("violin", "sustain", attack=0.08, decay=0.2, sustain=0.85, release=0.25, vibrato=0.006, level=0.75),
-    Instrument("synth_bass", "sustain", attack=0.005, decay=0.2, sustain=0.7, release=0.08, level=0.9),
-    Instrument("contrabass", "sustain", attack=0.06, decay=0.3, sustain=0.8, release=0.3, level=0.75),
-    Instrument("pizzicato", "pluck", attack=0.002, release=0.15, tau=0.35, level=1.0),
-    Instrument("marimba", "pluck", attack=0.001, release=0.2, tau=0.45, level=0.8),
-    Instrument("kick", "drum", level=1.0),
-    Instrument("snare", "drum", level=0.7),
-    Instrument("hat", "drum", level=0.35),
-    Instrument("open_hat", "drum", level=0.3),
-    Instrument("tom", "drum", level=0.8),
-    Instrument("crash", "drum", level=0.35),
-    Instrument("shaker", "drum", level=0.3),
-    Instrument("taiko", "drum", level=0.8),
-    Instrument("rim", "drum", level=0.45),
+    Instrument("strings", "sustain", attack=0.35, decay=0.3, sustain=0.85, release=0.9, vibrato=0.003, detune_cents=7, level=0.9, gm=(0, 48, -1)),
+    Instrument("choir", "sustain", attack=0.45, decay=0.3, sustain=0.9, release=1.0, vibrato=0.004, detune_cents=9, level=0.85, gm=(0, 52, -1)),
+    Instrument("organ", "sustain", attack=0.03, decay=0.1, sustain=0.95, release=0.25, level=0.6, gm=(0, 19, -1)),
+    Instrument("synth_pad", "sustain", attack=0.5, decay=0.4, sustain=0.8, release=1.2, detune_cents=11, level=0.7, gm=(0, 89, -1)),
+    Instrument("piano", "pluck", attack=0.003, release=0.35, tau=1.6, level=0.9, gm=(0, 0, -1)),
+    Instrument("harp", "pluck", attack=0.002, release=0.6, tau=1.1, level=0.9, gm=(0, 46, -1)),
+    Instrument("guitar", "pluck", attack=0.002, release=0.2, tau=0.9, level=0.85, gm=(0, 24, -1)),
+    Instrument("bells", "bell", attack=0.002, release=0.8, tau=1.4, level=0.55, gm=(0, 9, -1)),
+    Instrument("flute", "sustain", attack=0.06, decay=0.1, sustain=0.85, release=0.15, vibrato=0.006, level=0.8, gm=(0, 73, -1)),
+    Instrument("brass", "sustain", attack=0.05, decay=0.25, sustain=0.75, release=0.2, vibrato=0.002, detune_cents=4, level=0.75, gm=(0, 61, -1)),
+    Instrument("synth_lead", "sustain", attack=0.01, decay=0.15, sustain=0.7, release=0.12, vibrato=0.004, level=0.55, gm=(0, 81, -1)),
+    Instrument("violin", "sustain", attack=0.08, decay=0.2, sustain=0.85, release=0.25, vibrato=0.006, level=0.75, gm=(0, 40, -1)),
+    Instrument("synth_bass", "sustain", attack=0.005, decay=0.2, sustain=0.7, release=0.08, level=0.9, gm=(0, 38, -1)),
+    Instrument("contrabass", "sustain", attack=0.06, decay=0.3, sustain=0.8, release=0.3, level=0.75, gm=(0, 43, -1)),
+    Instrument("pizzicato", "pluck", attack=0.002, release=0.15, tau=0.35, level=1.0, gm=(0, 45, -1)),
+    Instrument("marimba", "pluck", attack=0.001, release=0.2, tau=0.45, level=0.8, gm=(0, 12, -1)),
+    Instrument("kick", "drum", level=1.0, gm=(128, 0, 36)),
+    Instrument("snare", "drum", level=0.7, gm=(128, 0, 38)),
+    Instrument("hat", "drum", level=0.35, gm=(128, 0, 42)),
+    Instrument("open_hat", "drum", level=0.3, gm=(128, 0, 46)),
+    Instrument("tom", "drum", level=0.8, gm=(128, 0, -1)),
+    Instrument("crash", "drum", level=0.35, gm=(128, 0, 49)),
+    Instrument("shaker", "drum", level=0.3, gm=(128, 0, 82)),
+    Instrument("taiko", "drum", level=0.8, gm=(0, 116, 48)),
+    Instrument("rim", "drum", level=0.45, gm=(128, 0, 37)),
+    # Articulations and ensemble variants: their own sampled programs, a built-in timbre borrowed.
+    Instrument("tremolo_strings", "sustain", attack=0.12, decay=0.3, sustain=0.85, release=0.6, vibrato=0.003, detune_cents=7, level=0.85, gm=(0, 44, -1), voice="strings"),
+    Instrument("slow_strings", "sustain", attack=0.5, decay=0.3, sustain=0.85, release=1.0, vibrato=0.003, detune_cents=7, level=0.9, gm=(0, 49, -1), voice="strings"),
+    Instrument("choir_oohs", "sustain", attack=0.45, decay=0.3, sustain=0.9, release=1.0, vibrato=0.004, detune_cents=9, level=0.85, gm=(0, 53, -1), voice="choir"),
+    Instrument("cello", "sustain", attack=0.08, decay=0.2, sustain=0.85, release=0.3, vibrato=0.005, level=0.8, gm=(0, 42, -1), voice="violin"),
+    Instrument("horns", "sustain", attack=0.08, decay=0.25, sustain=0.8, release=0.3, vibrato=0.002, detune_cents=4, level=0.75, gm=(0, 60, -1), voice="brass"),
+    Instrument("acoustic_bass", "pluck", attack=0.003, release=0.2, tau=0.9, level=1.0, gm=(0, 32, -1), voice="pizzicato"),
+    Instrument("square_lead", "sustain", attack=0.005, decay=0.1, sustain=0.8, release=0.06, level=0.5, gm=(0, 80, -1), voice="synth_lead"),
+    Instrument("e_kick", "drum", level=1.0, gm=(128, 25, 36), voice="kick"),
+    Instrument("e_snare", "drum", level=0.7, gm=(128, 25, 39), voice="snare"),
+    Instrument("e_hat", "drum", level=0.35, gm=(128, 25, 42), voice="hat"),
+    Instrument("e_open_hat", "drum", level=0.3, gm=(128, 25, 46), voice="open_hat"),
+    Instrument("timpani", "drum", level=0.8, gm=(0, 47, 41), voice="taiko"),
 )
 INSTRUMENT = {ins.name: i for i, ins in enumerate(INSTRUMENTS)}
 
@@ -103,8 +125,10 @@ def wavetable(name: str, brightness_level: int, pitch: int, sample_rate: int) ->
     amps = _harmonics(name, brightness_level / 7.0, freq)
     nyq = min(0.45 * sample_rate, 15000.0)
     count = int(min(len(amps), max(1, nyq // freq)))
+    # The channel EQ's low-pass (see lowpass_corner), applied to the partials directly.
+    amps = amps[:count] / np.sqrt(1.0 + (freq * np.arange(1, count + 1) / lowpass_corner(brightness_level)) ** 4)
     spectrum = np.zeros(TABLE_SIZE // 2 + 1, np.complex128)
-    spectrum[1 : count + 1] = amps[:count] * _partial_phasors(count)
+    spectrum[1 : count + 1] = amps * _partial_phasors(count)
     return _with_slopes(np.fft.irfft(spectrum, TABLE_SIZE))
 
 
@@ -239,13 +263,13 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
     ins = INSTRUMENTS[instrument]
     gain = ins.level
     if ins.kind == "drum":
-        return _fade_out(_drum(ins.name, pitch, sample_rate) * np.float32(gain), sample_rate)
+        return _fade_out(_drum(ins.timbre, pitch, sample_rate) * np.float32(gain), sample_rate)
     freq = midi_hz(pitch)
     sr = sample_rate
     if ins.kind == "sustain":
         n_total = duration + int(ins.release * sr)
         t = _times(n_total, sr)
-        table = wavetable(ins.name, brightness, pitch, sr)
+        table = wavetable(ins.timbre, brightness, pitch, sr)
         wave = _oscillate(table, _phase(freq, t, ins.vibrato))
         if ins.detune_cents:
             ratio = 2.0 ** (ins.detune_cents / 1200.0)
@@ -263,8 +287,8 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
                 decay = np.exp(t32 * np.float32(-1.0 / (ins.tau * life)))
                 wave += _oscillate(_SINE, freq * ratio * t) * decay * np.float32(amp)
     else:
-        bright = wavetable(ins.name, min(7, brightness + 2), pitch, sr)
-        dark = wavetable(ins.name, max(0, brightness - 3), pitch, sr)
+        bright = wavetable(ins.timbre, min(7, brightness + 2), pitch, sr)
+        dark = wavetable(ins.timbre, max(0, brightness - 3), pitch, sr)
         ph = freq * t
         # Upper partials die first: fade from the bright table into the dark one.
         mix = np.exp(t32 * np.float32(-4.0 / ins.tau))
@@ -286,16 +310,36 @@ def _fade_out(note: np.ndarray, sample_rate: int) -> np.ndarray:
 _SINE = _with_slopes(np.sin(_TWO_PI * np.arange(TABLE_SIZE) / TABLE_SIZE))
 
 
-class NoteCache:
-    """A byte-bounded LRU of rendered notes."""
+def sampled_tail(ins: Instrument) -> float:
+    """Seconds a sampled note rings after its key is let go (sampled releases run longer
+    than the built-in envelopes; drums ring out whole)."""
+    return 2.5 if ins.kind == "drum" else max(ins.release, 0.6)
 
-    def __init__(self, sample_rate: int, max_bytes: int = 96 << 20):
+
+def sampled_velocity(brightness: int) -> int:
+    """MIDI velocity for a brightness level of 0..7: how hard the note is played picks the
+    font's sample layer and filter, which is what makes soft playing darker."""
+    return 40 + 12 * brightness
+
+
+class NoteCache:
+    """A byte-bounded LRU of rendered notes, from the built-in synthesizer or a SoundFont."""
+
+    def __init__(self, sample_rate: int, max_bytes: int = 96 << 20, voices=None):
         self.sample_rate = sample_rate
         self.max_bytes = max_bytes
+        self.voices = voices
         self._bytes = 0
         self._notes: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
         self.hits = 0
         self.misses = 0
+
+    def tail_samples(self, instrument: int) -> int:
+        """Samples a note of ``instrument`` lasts beyond its duration, at most."""
+        ins = INSTRUMENTS[instrument]
+        if self.voices is not None:
+            return int(sampled_tail(ins) * self.sample_rate) + 128  # both parts round up to 64-sample blocks
+        return int(ins.release * self.sample_rate) if ins.kind != "drum" else int(2.5 * self.sample_rate)
 
     def get(self, instrument: int, pitch: int, duration: int, brightness: int) -> np.ndarray:
         """The note at full velocity (scale it by :func:`velocity_gain`)."""
@@ -308,7 +352,7 @@ class NoteCache:
             self.hits += 1
             return note
         self.misses += 1
-        note = _render(instrument, pitch, duration, brightness, self.sample_rate)
+        note = self._render(instrument, pitch, duration, brightness)
         note.setflags(write=False)
         self._notes[key] = note
         self._bytes += note.nbytes
@@ -316,3 +360,29 @@ class NoteCache:
             _, old = self._notes.popitem(last=False)
             self._bytes -= old.nbytes
         return note
+
+    def _render(self, instrument: int, pitch: int, duration: int, brightness: int) -> np.ndarray:
+        ins = INSTRUMENTS[instrument]
+        if self.voices is None:
+            # The built-in voices take their EQ in their wavetables; their drums are band-limited already.
+            return _render(instrument, pitch, duration, brightness, self.sample_rate)
+        bank, program, key = ins.gm
+        tail = int(sampled_tail(ins) * self.sample_rate)
+        note = self.voices.render(bank, program, pitch if key < 0 else key, sampled_velocity(brightness),
+                                  max(1, duration), tail, None if ins.kind == "drum" else presence_db(brightness))
+        return _fade_out(note, self.sample_rate)
+
+
+
+def presence_db(brightness: int) -> float:
+    """The 2-4 kHz share (dB) a sampled note is filtered down to, for a brightness of 0..7:
+    -23 dB (dark) to -12.5 dB (bright), the span produced tracks cover."""
+    return -23.0 + 1.5 * brightness
+
+
+def lowpass_corner(brightness: int) -> float:
+    """The channel EQ: a 12 dB/octave low-pass whose corner (Hz) follows the brightness the
+    mood asks for, 0..7 (700 Hz to 16 kHz). Soft, dark moods lose the presence band, as soft
+    playing and a damped room do. The built-in voices apply it to their partials, sampled
+    voices through FluidSynth's own per-voice filter."""
+    return 3000.0 * 2.0 ** (1.5 * brightness / 7.0)

@@ -9,11 +9,14 @@ import numpy as np
 from .instruments import INSTRUMENTS, NoteCache, velocity_gain
 from .tokens import TRACKS, unpack_notes
 
-# Per-track gain and pan (-1 left .. +1 right).
+# Per-track gain and pan (-1 left .. +1 right): the mix. The bass and kick carry the low
+# octaves as they do in produced music (a quiet bass leaves the bottom octave empty); the
+# chord voices spread across the stage, the melody near the centre, hats and bells kept
+# under the melody. Each note has had its channel EQ (see instruments.lowpass_corner).
 _MIX = {
-    "bass": (0.26, 0.0), "pad0": (0.2, -0.65), "pad1": (0.2, -0.22), "pad2": (0.2, 0.22),
-    "pad3": (0.2, 0.65), "arp": (0.26, 0.35), "lead": (0.34, -0.1), "bells": (0.16, -0.45),
-    "kick": (0.22, 0.0), "snare": (0.42, 0.06), "hat": (0.4, 0.4), "perc": (0.3, -0.25),
+    "bass": (0.5, 0.0), "pad0": (0.17, -0.6), "pad1": (0.17, -0.2), "pad2": (0.17, 0.2),
+    "pad3": (0.17, 0.6), "arp": (0.24, 0.35), "lead": (0.34, -0.08), "bells": (0.12, -0.45),
+    "kick": (0.34, 0.0), "snare": (0.34, 0.06), "hat": (0.2, 0.4), "perc": (0.3, -0.25),
 }
 
 
@@ -37,13 +40,12 @@ _VELOCITY = np.array([velocity_gain(v) for v in range(16)], np.float32)
 class Synth:
     """Renders any span of frames from the notes that sound in it."""
 
-    def __init__(self, sample_rate: int, samples_per_frame: int, channels: int):
+    def __init__(self, sample_rate: int, samples_per_frame: int, channels: int, voices=None):
         self.sr = sample_rate
         self.spf = samples_per_frame
-        self.cache = NoteCache(sample_rate)
+        self.cache = NoteCache(sample_rate, voices=voices)
         self._gains = _pan_gains(channels)
-        self._release = np.array([int(i.release * sample_rate) if i.kind != "drum" else int(2.5 * sample_rate)
-                                  for i in INSTRUMENTS], np.int64)
+        self._release = np.array([self.cache.tail_samples(i) for i in range(len(INSTRUMENTS))], np.int64)
 
     def render(self, tokens: np.ndarray, first_frame: int, start_frame: int) -> np.ndarray:
         """Audio for frames [start_frame, first_frame + len(tokens)) of a token span.

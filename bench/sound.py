@@ -1,0 +1,214 @@
+"""How the procedural backend sounds next to produced music (issue 15).
+
+Renders moods with each renderer (the built-in synthesizer and, when a
+SoundFont is found, the sampled instruments) and measures, against the 28
+real tracks of the PyPI package ``immich-memories-music`` grouped by mood
+class (calm, energetic, happy, nostalgic, tender):
+
+- 7-band spectral contrast and the 2-4 kHz energy share, against the range
+  of the matching class;
+- octave-band balance against the class median (worst band and mean |dev|);
+- loudness and peak, seams at the live hop, tempo stability, distinctness
+  between moods (onset rate, RMS, centroid), live == offline bit for bit;
+- speed on one core and peak RSS of a fresh process that renders;
+- with ``--tagger-python``: whether an independent tagger (MusiCNN, MagnaTagATune)
+  hears the instrument each of seven moods names among its top three tags.
+
+    pip install immich-memories-music   # the reference tracks (MIT)
+    python bench/sound.py [--seconds 30] [--soundfont PATH]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})  # one core, as a game would give us
+
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from adaptive_music import load_backend, render  # noqa: E402
+from adaptive_music.audio import measures as M  # noqa: E402
+from adaptive_music.audio.timbre import band_share_db, octave_balance_db, spectral_contrast  # noqa: E402
+
+SR = 48000
+
+MOODS = {  # text -> reference class
+    "calm forest at dawn, soft strings": "calm",
+    "sad solo piano": "nostalgic",
+    "acoustic guitar by the campfire": "tender",
+    "epic choir chanting": "energetic",
+    "fast techno drums": "energetic",
+    "gentle flute melody": "calm",
+    "harp lullaby": "tender",
+    "happy folk tavern dance": "happy",
+    "intense orchestral boss battle": "energetic",
+    "melancholy string quartet": "nostalgic",
+}
+
+
+# Moods that name an instrument -> the MagnaTagATune tags that count as hearing it.
+NAMED = {
+    "sad solo piano": {"piano"},
+    "acoustic guitar by the campfire": {"guitar"},
+    "epic choir chanting": {"choir", "choral", "vocal", "vocals", "voice", "singing"},
+    "fast techno drums": {"drums", "techno", "beat", "beats"},
+    "gentle flute melody": {"flute"},
+    "harp lullaby": {"harp"},
+    "melancholy string quartet": {"strings", "violin", "cello"},
+}
+
+
+def tag_renders(model, seconds: float, python: str) -> None:
+    """Render the instrument-naming moods and ask the MusiCNN tagger (bench/instrument_tags.py,
+    run by ``python``, an environment with TensorFlow and musicnn) for their top tags."""
+    import tempfile
+
+    from adaptive_music.audio import write_wav
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for text in NAMED:
+            paths[text] = os.path.join(tmp, f"{len(paths)}.wav")
+            write_wav(paths[text], render(model, text, seconds, seed=3).audio, SR)
+        out = subprocess.run([python, os.path.join(os.path.dirname(__file__), "instrument_tags.py"),
+                              *paths.values()], capture_output=True, text=True, check=True).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    hits = 0
+    for text, path in paths.items():
+        top = found[path]
+        hit = bool(NAMED[text] & {t for t, _ in top[:3]})
+        hits += hit
+        print(f"  tagger {text!r}: {', '.join(f'{t} {p:.2f}' for t, p in top[:5])} -> "
+              f"{'heard' if hit else 'NOT in top 3'}")
+    print(f"instrument recognised in the tagger's top 3: {hits}/{len(NAMED)}")
+
+
+def references() -> dict[str, list[dict]]:
+    """Measures of every reference track, by class."""
+    import immich_memories_music
+    import soundfile
+
+    root = os.path.join(os.path.dirname(immich_memories_music.__file__), "tracks")
+    out: dict[str, list[dict]] = {}
+    for path in sorted(glob.glob(os.path.join(root, "*", "*.opus"))):
+        audio, sr = soundfile.read(path, dtype="float32")
+        out.setdefault(os.path.basename(os.path.dirname(path)), []).append(measure(audio, sr))
+    return out
+
+
+def measure(audio: np.ndarray, sr: int) -> dict:
+    return {"contrast": spectral_contrast(audio, sr), "share": band_share_db(audio, sr),
+            "octaves": octave_balance_db(audio, sr)}
+
+
+def compare(m: dict, refs: list[dict]) -> dict:
+    """Where a render's measures fall against one class of reference tracks."""
+    con = np.array([r["contrast"] for r in refs])
+    share = np.array([r["share"] for r in refs])
+    octs = np.median([r["octaves"] for r in refs], axis=0)
+    dev = m["octaves"] - octs
+    inside = (m["contrast"] >= con.min(axis=0)) & (m["contrast"] <= con.max(axis=0))
+    return {"contrast_in": int(inside.sum()), "contrast_lo": con.min(axis=0), "contrast_hi": con.max(axis=0),
+            "share_in": bool(share.min() <= m["share"] <= share.max()), "share_range": (share.min(), share.max()),
+            "oct_worst": float(np.max(np.abs(dev))), "oct_mean": float(np.mean(np.abs(dev))), "oct_dev": dev}
+
+
+def rss_of_fresh_render(soundfont: str) -> float:
+    code = ("import sys; from adaptive_music import load_backend, render; "
+            "render(load_backend('procedural', soundfont=sys.argv[1]), 'intense orchestral boss battle', 20, seed=1)")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-c", code, soundfont], check=True)
+    return max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--soundfont", default=None, help="font for the sampled renderer (default: discovered)")
+    ap.add_argument("--renderers", default="builtin,sampled")
+    ap.add_argument("--tagger-python", default=os.environ.get("ADAPTIVE_MUSIC_TAGGER_PYTHON"),
+                    help="a Python with tensorflow-cpu, librosa and musicnn (see bench/instrument_tags.py)")
+    args = ap.parse_args()
+    refs = references()
+    print(f"reference: {sum(map(len, refs.values()))} tracks of immich-memories-music, classes "
+          + ", ".join(f"{k} {len(v)}" for k, v in refs.items()))
+    for cls, rs in refs.items():
+        con = np.array([r["contrast"] for r in rs])
+        share = [r["share"] for r in rs]
+        print(f"  {cls:<9} contrast min {np.round(con.min(0), 1)} max {np.round(con.max(0), 1)}; "
+              f"2-4 kHz {min(share):.1f}..{max(share):.1f} dB")
+    summary = {}
+    for renderer in args.renderers.split(","):
+        font = "none" if renderer == "builtin" else (args.soundfont or "auto")
+        model = load_backend("procedural", soundfont=font)
+        if renderer == "sampled" and model.renderer != "sampled":
+            print(f"\n== sampled: no SoundFont found, skipped ({model.renderer_notice})")
+            continue
+        print(f"\n== {renderer} renderer ({model.renderer_notice or 'built-in synthesizer'})")
+        rows, stats = [], {"contrast": 0, "share": 0, "oct3": 0, "loud": 0, "peak": 0}
+        for text, cls in MOODS.items():
+            start = time.process_time()
+            r = render(model, text, args.seconds, seed=3)
+            cpu = time.process_time() - start
+            a = r.audio
+            m = measure(a, SR)
+            c = compare(m, refs[cls])
+            loud, peak = M.integrated_loudness(a, SR), M.peak_dbfs(a)
+            beats = np.diff([mk.sample for mk in r.markers])
+            rows.append((text, a))
+            stats["contrast"] += c["contrast_in"] == 7
+            stats["share"] += c["share_in"]
+            stats["oct3"] += c["oct_worst"] <= 3.0
+            stats["loud"] += abs(loud + 16) <= 2
+            stats["peak"] += peak <= -0.3
+            print(f"{text!r} ({cls}): contrast {np.round(m['contrast'], 1)} ({c['contrast_in']}/7 in range); "
+                  f"2-4 kHz {m['share']:.1f} dB (class {c['share_range'][0]:.1f}..{c['share_range'][1]:.1f}) "
+                  f"{'in' if c['share_in'] else 'OUT'}; octaves vs median {np.round(c['oct_dev'], 1)} "
+                  f"worst {c['oct_worst']:.1f} mean {c['oct_mean']:.1f} dB; {loud:.1f} LUFS peak {peak:.2f} dBFS; "
+                  f"beat spread {beats.std():.2f} samples; onsets {M.onset_rate(a, SR):.2f}/s "
+                  f"RMS {M.rms_dbfs(a):.1f} dB centroid {M.spectral_centroid(a, SR):.0f} Hz; "
+                  f"{args.seconds / cpu:.0f}x real time (cpu)")
+        n = len(MOODS)
+        print(f"summary {renderer}: contrast all 7 bands in range {stats['contrast']}/{n}; 2-4 kHz in range "
+              f"{stats['share']}/{n}; octave balance within 3 dB everywhere {stats['oct3']}/{n}; loudness "
+              f"-16+/-2 {stats['loud']}/{n}; peak <= -0.3 {stats['peak']}/{n}")
+        feats = np.array([[M.onset_rate(a, SR), M.rms_dbfs(a), np.log2(M.spectral_centroid(a, SR))]
+                          for _, a in rows])
+        z = (feats - feats.mean(0)) / (feats.std(0) + 1e-9)
+        dist = np.sqrt(((z[:, None] - z[None]) ** 2).sum(-1))
+        closest = np.min(dist + np.eye(len(z)) * 1e9)
+        print(f"distinctness: closest pair of moods {closest:.2f} standard units apart in (onset rate, RMS, "
+              f"log centroid); calm vs boss onsets x{feats[8, 0] / feats[0, 0]:.1f}, "
+              f"centroid x{2 ** (feats[8, 2] - feats[0, 2]):.2f}")
+        live = model.default_config()
+        text = "intense orchestral boss battle"
+        a = render(model, text, 12, seed=5, config=live)
+        b = render(model, text, 12, seed=5)
+        seams = M.seam_report(a.audio, a.seams, radius=1)
+        print(f"live (hop {live.hop_seconds * 1000:.0f} ms) == offline: {np.array_equal(a.audio, b.audio)}; seams "
+              f"{seams.seams}, worst jump / interior p99.9 = {seams.worst_jump / seams.interior_p999:.2f}")
+        start = time.process_time()
+        render(model, "calm forest at dawn, soft strings", 60, seed=11)
+        render(model, "intense orchestral boss battle", 60, seed=11)
+        speed = 120 / (time.process_time() - start)
+        print(f"speed on one core, two fresh 60 s renders: {speed:.0f}x real time")
+        summary[renderer] = {k: int(v) for k, v in stats.items()} | {"speed": round(speed)}
+        if renderer == "sampled":  # before the tagger: the children's peak RSS would be TensorFlow's
+            print(f"peak RSS of a fresh process rendering with the font: {rss_of_fresh_render(model.soundfont):.0f} MB")
+        if args.tagger_python:
+            tag_renders(model, args.seconds, args.tagger_python)
+    print("summary", json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Sampled instruments, the ensemble the text asks for, and the spectral measures (issue 15).
+
+The sampled path runs with a real General MIDI font through FluidSynth;
+scripts/install-test-deps.sh installs both (Debian fluid-soundfont-gm, libfluidsynth3).
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from adaptive_music import Mood, MoodChange, load_backend, render
+from adaptive_music.audio.measures import integrated_loudness, peak_dbfs
+from adaptive_music.audio.timbre import band_share_db, octave_balance_db, spectral_contrast
+from adaptive_music.models.procedural import SoundFontError
+from adaptive_music.models.procedural.arrangement import ensemble
+from adaptive_music.models.procedural.instruments import INSTRUMENTS
+from adaptive_music.models.procedural.soundfont import find_soundfont
+from adaptive_music.models.procedural.tokens import TRACK, unpack_notes
+from adaptive_music.mood.text import parse_mood
+
+SR = 48000
+
+
+@pytest.fixture(scope="module")
+def sampled():
+    model = load_backend("procedural", soundfont="auto")
+    assert model.renderer == "sampled", model.renderer_notice  # CI installs a font: the sampled path is tested
+    return model
+
+
+def test_contrast_tells_pure_partials_from_filled_spectra():
+    t = np.arange(4 * SR) / SR
+    tone = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 20))
+    noise = np.random.default_rng(0).standard_normal(len(t))
+    assert np.all(spectral_contrast(tone, SR)[:5] > spectral_contrast(noise, SR)[:5] + 10)
+    assert band_share_db(noise, SR) == pytest.approx(10 * np.log10(2000 / 24000), abs=0.5)
+    bands = octave_balance_db(np.sin(2 * np.pi * 1000 * t), SR)
+    assert np.argmax(bands) == 4 and bands[4] > -0.1
+
+
+def test_sampled_audio_ignores_hop_size_and_repeats_exactly(sampled):
+    changes = [MoodChange(2.5, "goblins attack, fast drums", transition="now", ramp=0.7)]
+    outs = [render(sampled, "quiet cave", 6, seed=5, changes=changes,
+                   config=sampled.default_config().replace(hop_seconds=hop)).audio for hop in (0.04, 1.0)]
+    assert np.max(np.abs(outs[0] - outs[1])) < 1e-5
+    again = load_backend("procedural", soundfont=sampled.soundfont)
+    assert np.array_equal(render(again, "quiet cave", 6, seed=5, changes=changes).audio,
+                          render(sampled, "quiet cave", 6, seed=5, changes=changes).audio)
+
+
+@pytest.mark.parametrize("text", ["calm forest at dawn, soft strings", "intense orchestral boss battle"])
+def test_sampled_render_is_loud_enough_without_clipping(sampled, text):
+    audio = render(sampled, text, 20, seed=3).audio
+    assert peak_dbfs(audio) <= -0.3
+    assert abs(integrated_loudness(audio, SR) + 16) <= 2.5
+
+
+def test_every_instrument_renders_sampled_and_ends_at_zero(sampled):
+    cache = sampled._synth.cache
+    for i, ins in enumerate(INSTRUMENTS):
+        note = cache.get(i, 50 if ins.kind != "drum" else 45, 9600, 4)
+        assert np.isfinite(note).all() and np.abs(note).max() > 0.01, ins.name
+        assert note[-1] == 0.0, ins.name
+
+
+def test_named_font_must_exist(monkeypatch, tmp_path):
+    with pytest.raises(SoundFontError, match="not found"):
+        load_backend("procedural", soundfont=tmp_path / "missing.sf2")
+    monkeypatch.setenv("ADAPTIVE_MUSIC_SOUNDFONT", str(tmp_path / "gone.sf2"))
+    with pytest.raises(SoundFontError, match="ADAPTIVE_MUSIC_SOUNDFONT"):
+        find_soundfont()
+
+
+def test_no_font_falls_back_with_a_notice(monkeypatch, caplog):
+    from adaptive_music.models.procedural import soundfont
+
+    monkeypatch.delenv("ADAPTIVE_MUSIC_SOUNDFONT", raising=False)
+    monkeypatch.setattr(soundfont, "_SYSTEM_FONTS", ())
+    model = load_backend("procedural", soundfont="auto")
+    assert model.renderer == "builtin" and "apt install fluid-soundfont-gm" in model.renderer_notice
+    assert any("no SoundFont found" in r.message for r in caplog.records)
+
+
+def _notes(model, text, track, frames=1500):
+    state = model.initial_state(model.default_config(), 1)
+    tokens, _ = model.generate(state, model.condition(Mood(text, 0.6)), frames, 1)
+    col = tokens[:, TRACK[track]]
+    return unpack_notes(col[col > 0])
+
+
+def test_solo_piano_is_a_piano_alone():
+    model = load_backend("procedural", soundfont="none")
+    for track in ("pad0", "bells", "kick", "hat"):
+        assert len(_notes(model, "sad solo piano", track)["pitch"]) == 0, track
+    for track in ("bass", "arp", "lead"):
+        notes = _notes(model, "sad solo piano", track)
+        assert len(notes["pitch"]) and {INSTRUMENTS[i].name for i in notes["instrument"]} == {"piano"}, track
+
+
+def test_named_instrument_leads_and_the_rest_steps_back():
+    model = load_backend("procedural", soundfont="none")
+    lead = _notes(model, "gentle flute melody", "lead")
+    assert {INSTRUMENTS[i].name for i in lead["instrument"]} == {"flute"}
+    plain = _notes(model, "gentle melody", "pad0")
+    quiet = _notes(model, "gentle flute melody", "pad0")
+    assert quiet["velocity"].mean() < plain["velocity"].mean() - 2
+
+
+@pytest.mark.parametrize("text, kit, lead", [("fast techno drums", "electronic", "synth_lead"),
+                                             ("happy folk tavern dance", "acoustic", "violin"),
+                                             ("intense orchestral boss battle", "orchestral", "horns"),
+                                             ("chiptune adventure", "electronic", "square_lead")])
+def test_genre_words_choose_ensembles(text, kit, lead):
+    ens = ensemble(text, parse_mood(text))
+    assert ens.kit == kit and ens.voices["lead"] == lead
+
+
+def test_techno_kick_is_four_on_the_floor():
+    model = load_backend("procedural", soundfont="none")
+    kicks = _notes(model, "fast techno drums", "kick")
+    assert {INSTRUMENTS[i].name for i in kicks["instrument"]} == {"e_kick"}
+    assert len(kicks["pitch"]) >= 0.9 * (1500 / 50) * parse_mood("fast techno drums").tempo / 60
+
+
+def test_explain_mood_shows_the_ensemble():
+    out = subprocess.run([sys.executable, "-m", "adaptive_music.cli.main", "explain-mood", "harp lullaby",
+                          "--json"], capture_output=True, text=True, check=True).stdout
+    roles = json.loads(out)["ensemble"]["roles"]
+    assert roles["lead"]["instrument"] == "harp" and roles["lead"]["velocity"] > 0
+
+
+def test_cli_render_with_a_missing_font_is_a_usage_error(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "adaptive_music.cli.main", "render", "--mood", "calm",
+                        "--seconds", "2", "-o", str(tmp_path / "x.wav"), "--soundfont", str(tmp_path / "no.sf2")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "SoundFont not found" in r.stderr and not (tmp_path / "x.wav").exists()
