@@ -188,11 +188,19 @@ class StreamingGenerator:
         """Beats generated so far and not yet taken; ``sample`` is in output samples."""
         return _drain(self._markers)
 
+    @property
+    def backend(self) -> str:
+        """The name of the backend generating now (the fallback's after a failure)."""
+        return self.model.name
+
     def status(self) -> dict:
-        """Mood, intensity and musical position at the generation head."""
+        """Mood, intensity and musical position at the generation head, and the backend
+        generating (``fallback``: why it is not the one asked for, or None)."""
         m = self._last_marker
         mood = self.mood
         return {
+            "backend": self.backend,
+            "fallback": self.failure,
             "mood": mood.text,
             "intensity": mood.intensity,
             "bpm": m.bpm if m else None,

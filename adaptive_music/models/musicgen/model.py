@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ...config import StreamConfig
-from ..base import GeneratorState, Marker, Mood, blend_weights
+from ..base import Blend, GeneratorState, Marker, Mood, blend_weights
 from .codec import decode_codes
 from .decoder import UNCONDITIONAL, IncrementalDecoder, TextCondition
 from .delay import apply_delay, codebook_delays, step_schedule
@@ -23,6 +23,13 @@ def describe(mood: Mood) -> str:
     if mood.intensity >= 0.75:
         return f"{mood.text}, intense, energetic, driving"
     return mood.text
+
+
+def describe_condition(condition: Any) -> str:
+    """The prompt texts in ``condition`` (a condition or a blend), for messages."""
+    if isinstance(condition, Blend):
+        return f"{describe_condition(condition.source)} -> {describe_condition(condition.target)}"
+    return getattr(condition, "text", str(condition))
 
 
 def _known_prefix(column: np.ndarray) -> int:
@@ -212,6 +219,7 @@ class MusicgenModel:
         gen = torch.Generator(device=dev).manual_seed(self._stream_seed(seed, state.frame))
 
         logits_log: list[np.ndarray] = []
+        finite = torch.ones((), dtype=torch.bool, device=dev)  # checked once per call: no per-step sync
         dec = self.decoder
         for s, p in enumerate(steps):
             slots, weights = self._branches(condition, state.frame - held + p - top)
@@ -223,10 +231,16 @@ class MusicgenModel:
                     dec.forward(torch.as_tensor(prompt.T, device=dev))
             dec.set_slots(slots)
             logits = guide(dec.forward(buf[read_t[s], books][:, None]), weights, self.sampling.guidance)
+            finite &= torch.isfinite(logits).all()
             if keep_logits:
                 logits_log.append(logits.cpu().numpy())
             buf[write_t[s], books] = sample(logits, self.sampling, gen)
 
+        if not bool(finite):
+            raise FloatingPointError(
+                f"the decoder produced NaN or infinite logits for {describe_condition(condition)!r} "
+                f"(damaged weights, or overflow in {self.decoder.dtype}: try float32)"
+            )
         out = buf[1 : total + top + 1].cpu().numpy()
         self._owner = object()
         new_state = GeneratorState(
