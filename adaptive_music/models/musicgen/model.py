@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -12,7 +13,10 @@ from ..base import Blend, GeneratorState, Marker, Mood, blend_weights
 from .codec import decode_codes
 from .decoder import UNCONDITIONAL, IncrementalDecoder, TextCondition
 from .delay import apply_delay, codebook_delays, step_schedule
+from .chroma import read_melody
+from .errors import MusicgenLoadError
 from .loading import load_checkpoint, pick_device, pick_dtype
+from .melody import MAX_TEXT_TOKENS, MelodyDecoder
 from .sampling import SamplingParams, guide, sample
 
 
@@ -58,8 +62,13 @@ class MusicgenModel:
         *,
         sampling: SamplingParams | None = None,
         decode_context_frames: int = 50,
+        melody: np.ndarray | None = None,
     ) -> None:
         cfg = hf_model.config
+        self.melodic = hasattr(cfg, "chroma_length")
+        """A MusicGen-melody checkpoint (conditioned by a prefix of chroma and text)."""
+        if melody is not None and not self.melodic:
+            raise ValueError("a melody needs a MusicGen-melody checkpoint (such as facebook/musicgen-melody)")
         self.hf = hf_model
         self.sampling = sampling or SamplingParams()
         self.decode_context_frames = decode_context_frames
@@ -73,7 +82,11 @@ class MusicgenModel:
         start = hf_model.generation_config.decoder_start_token_id
         self.start_token = int(start if start is not None else cfg.decoder.bos_token_id)
         self.max_positions = int(cfg.decoder.max_position_embeddings)
-        self.decoder = IncrementalDecoder(hf_model, tokenizer)
+        if self.melodic:
+            self.decoder: IncrementalDecoder = MelodyDecoder(hf_model, tokenizer, melody)
+            self.max_positions -= self.decoder.chroma_length + MAX_TEXT_TOKENS  # the prefix's
+        else:
+            self.decoder = IncrementalDecoder(hf_model, tokenizer)
         self.device = self.decoder.device
         self._owner: object | None = None  # cache stamp of the state the KV cache belongs to
 
@@ -85,15 +98,22 @@ class MusicgenModel:
         dtype: torch.dtype | str | None = None,
         *,
         sampling: SamplingParams | None = None,
+        melody: str | Path | None = None,
     ) -> "MusicgenModel":
         """Load a MusicGen checkpoint (hub id or save_pretrained folder).
 
         ``device`` defaults to cuda, then mps, then cpu; ``dtype`` to bf16/fp16 on a GPU
-        and fp32 on cpu. Raises MusicgenLoadError with what is missing and how to get it.
+        and fp32 on cpu. ``melody``: an audio file whose theme (its chroma) conditions all
+        the music; needs a MusicGen-melody checkpoint. Raises MusicgenLoadError with what
+        is missing and how to get it, AudioPromptError for an unreadable melody.
         """
+        chroma = None if melody is None else read_melody(melody)
         dev = pick_device(device)
         hf, tokenizer = load_checkpoint(model, dev, pick_dtype(dev, dtype))
-        return cls(hf, tokenizer, sampling=sampling)
+        try:
+            return cls(hf, tokenizer, sampling=sampling, melody=chroma)
+        except ValueError as exc:
+            raise MusicgenLoadError(f"{model}: {exc}") from None
 
     @property
     def samples_per_frame(self) -> int:
