@@ -43,6 +43,8 @@ class StreamConfig:
     long hop does not delay them."""
     output_sample_rate: int = 48000
     channels: int = 2
+    """Output channels, whatever the backend decodes: mono backends (most MusicGen
+    checkpoints) are spread to both, stereo ones mixed down for mono output."""
     block_size: int = 1024
     """Samples per block yielded at the output rate."""
 

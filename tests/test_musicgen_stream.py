@@ -152,3 +152,12 @@ def test_delay_pattern_is_undone_exactly(channels, books):
     for k, d in enumerate(delays):
         assert (delayed[1 : d + 1, k] == 2048).all() and delayed[d + 1, k] == codes[0, k]
     np.testing.assert_array_equal(undo_delay(delayed, delays), codes)
+
+
+def test_mono_checkpoint_streams_as_48k_stereo_with_both_channels_equal(sampled):
+    from adaptive_music.engine.stream import render
+
+    result = render(sampled, CALM, 1.5, seed=0)
+    assert result.sample_rate == 48000 and result.audio.shape == (72000, 2)
+    assert np.isfinite(result.audio).all() and np.abs(result.audio).max() > 0
+    np.testing.assert_array_equal(result.audio[:, 0], result.audio[:, 1])

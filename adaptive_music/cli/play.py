@@ -47,7 +47,12 @@ def _status_line(status: dict) -> str:
     bpm = f"{status['bpm']:.0f} bpm" if status["bpm"] else "  - bpm"
     state = "paused" if status["paused"] else f"{status['playhead']:7.1f} s"
     return (f"{state}  bar {where:>7}  {bpm}  buffer {status['buffered'] * 1000:4.0f} ms  "
-            f"underruns {status['underruns']}  mood: {status['mood'][:40]}")
+            f"underruns {status['underruns']}  {_backend(status)}  mood: {status['mood'][:40]}")
+
+
+def _backend(status: dict) -> str:
+    """The backend playing, marked when it is a fallback."""
+    return f"{status['backend']} (fallback)" if status["fallback"] else status["backend"]
 
 
 def _read_moods(music, args: argparse.Namespace, done: threading.Event) -> None:
@@ -78,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     live = warmup.prepare(args, ahead=0.05, seconds=args.seconds)
     try:
         music = Soundtrack(backend=live.backend, seed=args.seed, mood=args.mood, device=args.device,
-                           latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead)
+                           latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead,
+                           fallback=live.fallback)
         music.set_intensity(args.intensity)
     except NoAudioDeviceError as exc:
         print(f"adaptive-music play: {exc}", file=sys.stderr)
@@ -89,8 +95,12 @@ def run(args: argparse.Namespace) -> int:
     done = threading.Event()
     with music:
         threading.Thread(target=_read_moods, args=(music, args, done), daemon=True).start()
+        fallback = live.fallback
         while not (music.wait(0.1) or done.is_set()):
             status = music.status()
+            if status["fallback"] != fallback:  # say it at once, not only on a terminal
+                fallback = status["fallback"]
+                sys.stderr.write(f"\nnow playing {status['backend']}: {fallback}\n")
             while changes and status["playhead"] >= changes[0][0]:
                 music.set_mood(changes.pop(0)[1], transition=args.transition, ramp=args.ramp)
             if status["error"]:
@@ -103,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     print(f"played {status['playhead']:.1f} s, {status['underruns']} underruns, "
           f"{status['output_underflows']} device underflows ({status['lost_seconds'] * 1000:.0f} ms of silence "
-          f"in {status['holes']} holes); mood: {status['mood']}", file=sys.stderr)
+          f"in {status['holes']} holes); mood: {status['mood']}; backend: {_backend(status)}", file=sys.stderr)
+    if status["fallback"]:
+        print(f"adaptive-music play: {status['fallback']}", file=sys.stderr)
     if status["error"]:
         print(f"adaptive-music play: the generator failed: {status['error']}", file=sys.stderr)
         return 1

@@ -12,6 +12,8 @@ from pathlib import Path
 from . import backends, timeline
 from .errors import UsageError
 
+EXIT_BACKEND_FAILED = 1
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("render", help="render a mood timeline offline to a WAV file")
@@ -109,8 +111,14 @@ def run(args: argparse.Namespace) -> int:
 
     model, state = _load(args, load_backend)
     progress = _Progress(args.seconds, enabled=not args.quiet)
-    result = render(model, Mood(args.mood, args.intensity), args.seconds, seed=args.seed, changes=changes,
-                    progress=progress, initial_state=state)
+    try:
+        result = render(model, Mood(args.mood, args.intensity), args.seconds, seed=args.seed, changes=changes,
+                        progress=progress, initial_state=state)
+    except Exception as exc:  # offline there is no fallback: say what failed, write nothing
+        sys.stderr.write("\n" if progress.live and not args.quiet else "")  # end the progress bar
+        print(f"adaptive-music render: the {model.name} backend failed: {type(exc).__name__}: {exc}; "
+              f"nothing was written", file=sys.stderr)
+        return EXIT_BACKEND_FAILED
     write_wav(args.output, result.audio, result.sample_rate, subtype=args.format)
     if args.plot:
         from .plot import plot_render

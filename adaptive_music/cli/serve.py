@@ -117,7 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
     sink = ClockedFileSink(args.record) if mode == "file" else EngineOutput() if mode == "engine" else None
     try:
         soundtrack = Soundtrack(backend=live.backend, seed=args.seed, mood=moods.mood_text(args.mood),
-                                device=args.device, sink=sink, ahead=live.ahead)
+                                device=args.device, sink=sink, ahead=live.ahead, fallback=live.fallback)
     except NoAudioDeviceError as exc:
         print(f"adaptive-music serve: {exc}", file=sys.stderr)
         return EXIT_NO_DEVICE

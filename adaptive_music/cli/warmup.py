@@ -37,6 +37,8 @@ class LiveBackend:
     backend: Any
     ahead: float
     rtf: float | None = None
+    fallback: str | None = None
+    """Why ``backend`` plays instead of the one asked for, or None."""
 
 
 def prepare(args: argparse.Namespace, ahead: float, seconds: float | None) -> LiveBackend:
@@ -50,7 +52,12 @@ def prepare(args: argparse.Namespace, ahead: float, seconds: float | None) -> Li
 
     config = model.default_config()
     print(f"warming up {args.model} ...", file=sys.stderr)
-    rtf = measure_rtf(model, config, seconds=2 * config.hop_seconds)
+    try:
+        rtf = measure_rtf(model, config, seconds=2 * config.hop_seconds)
+    except Exception as exc:  # the music goes on, and says why: status reports the fallback
+        reason = f"musicgen failed during warm-up: {type(exc).__name__}: {exc}"
+        print(f"{reason}; playing the procedural backend instead", file=sys.stderr)
+        return LiveBackend("procedural", ahead, None, reason)
     print(f"musicgen generates {rtf:.2f}x real time here", file=sys.stderr)
     # Keep at least one hop ahead: the engine produces audio a hop at a time.
     ahead = max(ahead, config.hop_seconds * _MARGIN / min(rtf, 1.0))
@@ -60,7 +67,7 @@ def prepare(args: argparse.Namespace, ahead: float, seconds: float | None) -> Li
         print(f"musicgen is too slow for real time on this machine ({rtf:.2f}x); playing the procedural "
               f"backend instead. Use --slow prebuffer --seconds N to pre-generate musicgen instead, "
               f"or render it offline with 'adaptive-music render --backend musicgen'.", file=sys.stderr)
-        return LiveBackend("procedural", ahead, rtf)
+        return LiveBackend("procedural", ahead, rtf, f"musicgen is too slow for real time here ({rtf:.2f}x)")
     if seconds is None:
         raise UsageError(f"musicgen runs at {rtf:.2f}x real time here, so it cannot play endlessly; "
                          "--slow prebuffer needs --seconds N (or use --slow fallback)")

@@ -94,7 +94,8 @@ class StreamingGenerator:
         self._out_origin = self._origin  # backend frame of output sample 0
         self._tail: np.ndarray | None = None
         self._fx = model.effects()
-        self._resampler = StreamResampler(cfg.sample_rate, cfg.output_sample_rate, cfg.channels)
+        # The backend's own channels up to the resampler; the output's from there on.
+        self._resampler = StreamResampler(cfg.sample_rate, cfg.output_sample_rate, model.channels)
         self._leveler = Leveler(cfg.output_sample_rate, cfg.channels)
         self._stingers: list[_Stinger] = []
         self._out = np.zeros((0, cfg.channels), np.float32)
@@ -187,11 +188,19 @@ class StreamingGenerator:
         """Beats generated so far and not yet taken; ``sample`` is in output samples."""
         return _drain(self._markers)
 
+    @property
+    def backend(self) -> str:
+        """The name of the backend generating now (the fallback's after a failure)."""
+        return self.model.name
+
     def status(self) -> dict:
-        """Mood, intensity and musical position at the generation head."""
+        """Mood, intensity and musical position at the generation head, and the backend
+        generating (``fallback``: why it is not the one asked for, or None)."""
         m = self._last_marker
         mood = self.mood
         return {
+            "backend": self.backend,
+            "fallback": self.failure,
             "mood": mood.text,
             "intensity": mood.intensity,
             "bpm": m.bpm if m else None,
@@ -250,9 +259,7 @@ class StreamingGenerator:
         m = self._last_marker
         audio = render_stinger(name, root=m.root if m else 0, scale=m.scale if m else "major",
                                bpm=m.bpm if m else 100.0, sample_rate=cfg.sample_rate)
-        if cfg.channels == 1:
-            audio = audio.mean(axis=1, keepdims=True)
-        self._stingers.append(_Stinger(start, audio))
+        self._stingers.append(_Stinger(start, to_channels(audio, self.model.channels)))
 
     def _step(self) -> None:
         cfg, model = self.config, self.model
@@ -302,7 +309,7 @@ class StreamingGenerator:
         if self._fx is not None:
             audio = self._fx.process(audio, self._track.condition, first_frame)
         self._emitted_frames = first_frame + len(audio) // cfg.samples_per_frame
-        out = self._resampler.process(audio, final=final)
+        out = to_channels(self._resampler.process(audio, final=final), cfg.channels)
         out = soft_limit(self._leveler.process(out))
         if self._overlap and len(out):
             # The first audio after a fallback fades in over the old backend's fade-out.
@@ -319,7 +326,7 @@ class StreamingGenerator:
         old, fb = self.config, self.fallback
         self.failure = f"{self.model.name} backend failed: {type(exc).__name__}: {exc}"
         log.error("%s; continuing with the %s backend", self.failure, fb.name)
-        tail = self._tail if self._tail is not None else np.zeros((0, old.channels), np.float32)
+        tail = self._tail if self._tail is not None else np.zeros((0, self.model.channels), np.float32)
         fade_out = np.cos(0.5 * np.pi * (np.arange(len(tail), dtype=np.float32) + 0.5) / max(1, len(tail)))
         before = len(self._out)
         self._tail = None
@@ -340,7 +347,7 @@ class StreamingGenerator:
         start = (self.position + len(self._out) - self._overlap) * cfg.sample_rate / cfg.output_sample_rate
         self._origin = self._out_origin = -start / cfg.samples_per_frame
         self._fx = fb.effects()
-        self._resampler = StreamResampler(cfg.sample_rate, cfg.output_sample_rate, cfg.channels)
+        self._resampler = StreamResampler(cfg.sample_rate, cfg.output_sample_rate, fb.channels)
         self._stingers = []
         self._emitted_frames = 0
         while self._overlap:  # cover the fade-out before any of it is handed out
@@ -357,6 +364,19 @@ class StreamingGenerator:
                 keep.append(s)
         self._stingers = keep
         return audio
+
+
+def to_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """``audio`` (samples, c) as ``channels`` channels: mono spread to every channel, or
+    channels averaged down to mono."""
+    have = audio.shape[1]
+    if have == channels:
+        return audio
+    if have == 1:
+        return np.repeat(audio, channels, axis=1)
+    if channels == 1:
+        return audio.mean(axis=1, keepdims=True, dtype=np.float32)
+    raise ValueError(f"cannot map {have} audio channels to {channels}")
 
 
 def _drain(queue: collections.deque) -> list:

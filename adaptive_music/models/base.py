@@ -163,6 +163,7 @@ class Model(Protocol):
     sample_rate: int
     frame_rate: float
     channels: int
+    """Channels of the audio :meth:`decode` returns (the stream's output may differ)."""
 
     def default_config(self) -> StreamConfig:
         """Stream lengths that suit this backend."""

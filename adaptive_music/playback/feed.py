@@ -121,9 +121,12 @@ class Coalescer:
 
 def generator_source(gen: StreamingGenerator, calls: Coalescer, on_applied: Callable[[Control], None],
                      on_markers: Callable[[list[Marker]], None],
-                     on_transitions: Callable[[list[Transition]], None]) -> Callable[[], np.ndarray]:
+                     on_transitions: Callable[[list[Transition]], None],
+                     on_backend: Callable[[str, str | None], None]) -> Callable[[], np.ndarray]:
     """A block source: applies waiting control calls, then pulls the next block, its beats
-    and the mood transitions it starts or ends."""
+    and the mood transitions it starts or ends. ``on_backend(name, fallback)`` hears of the
+    backend at the start and whenever the generator falls back to another."""
+    playing: list = []
 
     def next_block() -> np.ndarray:
         for method, args in calls.take():
@@ -140,6 +143,9 @@ def generator_source(gen: StreamingGenerator, calls: Coalescer, on_applied: Call
         transitions = gen.take_transitions()
         if transitions:
             on_transitions(transitions)
+        if playing != [gen.backend, gen.failure]:
+            playing[:] = [gen.backend, gen.failure]
+            on_backend(gen.backend, gen.failure)
         return block
 
     return next_block
@@ -176,7 +182,10 @@ class ThreadFeed:
         self.player = Player(self.ring, sample_rate, output)
         self.playback = self.player.playback
         self._calls = Coalescer()
-        source = generator_source(spec.build(), self._calls, on_applied, on_markers, on_transitions)
+        self.backend: tuple[str, str | None] | None = None
+        """(backend name, fallback reason) as the generator last reported them."""
+        source = generator_source(spec.build(), self._calls, on_applied, on_markers, on_transitions,
+                                  self._set_backend)
         self._producer = Producer(source, self.ring, target_frames, limit_frames)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="adaptive-music-generator", daemon=True)
@@ -192,6 +201,9 @@ class ThreadFeed:
     def wake(self) -> None:
         """Have the generator refill the ring now rather than at its next poll (an output took frames)."""
         self._producer.wake.set()
+
+    def _set_backend(self, name: str, fallback: str | None) -> None:
+        self.backend = (name, fallback)
 
     def start(self) -> None:
         """Fill the ring to its target, keep it filled from a thread, and start the output."""
@@ -294,6 +306,8 @@ class ProcessFeed:
         self._started = threading.Event()
         self._stopping = False
         self.error: BaseException | None = None
+        self.backend: tuple[str, str | None] | None = None
+        """(backend name, fallback reason) as the generator last reported them."""
 
     def send(self, method: str, args: tuple) -> None:
         """Pass a control call to the child; blocks only if the child stopped reading."""
@@ -370,6 +384,8 @@ class ProcessFeed:
                 self._on_applied(Control(msg[1], msg[2], tuple(msg[3])))
             elif kind == "log":
                 logging.getLogger(msg[2]).log(msg[1], "%s", msg[3])
+            elif kind == "backend":
+                self.backend = (msg[1], msg[2])
             elif kind == "started":
                 self._started.set()
             elif kind == "error":

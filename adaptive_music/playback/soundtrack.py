@@ -75,6 +75,9 @@ class Soundtrack:
         Keep every control call with its stream position (:meth:`controls`).
     config
         Stream configuration for the generator; the backend's default if None.
+    fallback
+        Why ``backend`` plays instead of the one asked for (for example a neural backend
+        too slow here), reported by :meth:`status` until another fallback replaces it.
     **backend_options
         Passed to :func:`~adaptive_music.models.load_backend`.
     """
@@ -83,7 +86,8 @@ class Soundtrack:
                  mood: str = "calm exploration", device: int | str | None = None, latency: float = 0.02,
                  sink: Output | None = None, *, ahead: float = 0.05, blocksize: int = 0,
                  seconds: float | None = None, process: bool | None = None, record_controls: bool = False,
-                 config: StreamConfig | None = None, **backend_options: Any) -> None:
+                 config: StreamConfig | None = None, fallback: str | None = None,
+                 **backend_options: Any) -> None:
         # Long only for pre-buffering a backend slower than real time (see cli/warmup.py).
         if not (isinstance(ahead, (int, float)) and 0 < ahead <= 3600):
             raise ValueError(f"ahead must be between 0 and 3600 seconds, got {ahead!r}")
@@ -127,6 +131,7 @@ class Soundtrack:
         """``device``, ``engine`` or ``file``."""
         self._lock = threading.Lock()
         self._mood = Mood(mood)
+        self._fallback = fallback
         self._started = False
         self._closed = False
 
@@ -233,14 +238,18 @@ class Soundtrack:
 
     def status(self) -> dict[str, Any]:
         """Where the music is: mood and intensity (latest requested), playhead and
-        buffered seconds, underruns, the bpm, bar and beat last heard, the output
-        (``device``, ``engine`` or ``file``; an engine output adds its ``engine_rate``,
-        stream ``position`` and ``pulls``), what plays it (``host``) and the silence it
-        let through (``holes``, ``lost_seconds``, ``longest_hole``)."""
+        buffered seconds, underruns, the bpm, bar and beat last heard, the backend
+        generating with why it is a fallback (None when it is the one asked for), the
+        output (``device``, ``engine`` or ``file``; an engine output adds its
+        ``engine_rate``, stream ``position`` and ``pulls``), what plays it (``host``) and
+        the silence it let through (``holes``, ``lost_seconds``, ``longest_hole``)."""
         heard = self.beats.last
         playback = self.playback
         error = self.feed.error
+        backend, failure = self.feed.backend or (self.model.name, None)
         return {
+            "backend": backend,
+            "fallback": failure or self._fallback,
             "mood": self._mood.text,
             "intensity": self._mood.intensity,
             "playhead": playback.playhead,

@@ -48,24 +48,26 @@ def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     return np.concatenate([rs.process(audio.astype(np.float32, copy=False)), rs.flush()])
 
 
-def read_prompt_audio(path: str | Path, sample_rate: int, channels: int, max_seconds: float) -> np.ndarray:
+def read_audio(path: str | Path, sample_rate: int, channels: int, max_seconds: float, *,
+               keep: str = "end", what: str = "audio prompt") -> np.ndarray:
     """Read an audio file as float32 (samples, channels) at ``sample_rate``, keeping its
-    last ``max_seconds``. Raises AudioPromptError for unreadable or empty files."""
+    last (``keep="end"``) or first (``"start"``) ``max_seconds``. Raises AudioPromptError,
+    naming the file as ``what``, for unreadable or empty files."""
     import soundfile
 
     path = Path(path)
     try:
         audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
-        raise AudioPromptError(f"cannot read audio prompt {path}: {exc}") from None
+        raise AudioPromptError(f"cannot read {what} {path}: {exc}") from None
     if audio.shape[0] == 0 or audio.shape[1] == 0:
-        raise AudioPromptError(f"audio prompt {path} holds no audio")
+        raise AudioPromptError(f"{what} {path} holds no audio")
     if not np.isfinite(audio).all():
-        raise AudioPromptError(f"audio prompt {path} holds NaN or infinite samples")
-    keep = int(round(max_seconds * rate))
-    if keep <= 0:
-        raise AudioPromptError(f"audio prompt length limit must be positive, got {max_seconds} s")
-    audio = audio[-keep:]
+        raise AudioPromptError(f"{what} {path} holds NaN or infinite samples")
+    samples = int(round(max_seconds * rate))
+    if samples <= 0:
+        raise AudioPromptError(f"{what} length limit must be positive, got {max_seconds} s")
+    audio = audio[-samples:] if keep == "end" else audio[:samples]
     if channels == 1:
         audio = audio.mean(axis=1, keepdims=True)
     elif audio.shape[1] == 1:
@@ -79,7 +81,7 @@ def encode_prompt_audio(model, path: str | Path, max_seconds: float) -> np.ndarr
     """Codes (frames, K) of the last ``max_seconds`` of an audio file, for
     ``model.initial_state_from_codes``: read (WAV/OGG/FLAC/Opus), mixed to the model's
     channels, resampled to its rate, trimmed to whole frames, EnCodec-encoded."""
-    audio = read_prompt_audio(path, model.sample_rate, model.channels, max_seconds)
+    audio = read_audio(path, model.sample_rate, model.channels, max_seconds)
     hop = model.samples_per_frame
     frames = min(len(audio) // hop, int(max_seconds * model.frame_rate + 1e-9))
     if frames < 1:

@@ -59,11 +59,11 @@ class _Layer:
     ln1: _Norm
     qkv: torch.Tensor  # q, k, v projections stacked: (E, 3E)
     out: torch.Tensor
-    ln2: _Norm
-    cross_q: torch.Tensor
-    cross_k: torch.Tensor
-    cross_v: torch.Tensor
-    cross_out: torch.Tensor
+    ln2: _Norm | None  # the cross-attention's; None for prefix-conditioned (melody) decoders
+    cross_q: torch.Tensor | None
+    cross_k: torch.Tensor | None
+    cross_v: torch.Tensor | None
+    cross_out: torch.Tensor | None
     ln3: _Norm
     fc1: torch.Tensor
     fc2: torch.Tensor
@@ -112,6 +112,14 @@ class _CrossBatch:
             xc += a.transpose(1, 2).reshape(rows, seq, hidden) @ layer.cross_out
 
 
+def _cross_weights(attention, norm) -> dict:
+    """A layer's cross-attention operands (all None where the layer has none)."""
+    if attention is None:
+        return dict(ln2=None, cross_q=None, cross_k=None, cross_v=None, cross_out=None)
+    return dict(ln2=_norm(norm), cross_q=attention.q_proj.weight.T, cross_k=attention.k_proj.weight.T,
+                cross_v=attention.v_proj.weight.T, cross_out=attention.out_proj.weight.T)
+
+
 def _checked(slots: Sequence) -> tuple:
     """``slots`` as a tuple; the cross-attention skips the unconditional branch as the first row."""
     slots = tuple(slots)
@@ -152,11 +160,7 @@ class IncrementalDecoder:
                 ln1=_norm(l.self_attn_layer_norm),
                 qkv=torch.cat([l.self_attn.q_proj.weight, l.self_attn.k_proj.weight, l.self_attn.v_proj.weight]).T,
                 out=l.self_attn.out_proj.weight.T,
-                ln2=_norm(l.encoder_attn_layer_norm),
-                cross_q=l.encoder_attn.q_proj.weight.T,
-                cross_k=l.encoder_attn.k_proj.weight.T,
-                cross_v=l.encoder_attn.v_proj.weight.T,
-                cross_out=l.encoder_attn.out_proj.weight.T,
+                **_cross_weights(getattr(l, "encoder_attn", None), getattr(l, "encoder_attn_layer_norm", None)),
                 ln3=_norm(l.final_layer_norm),
                 fc1=l.fc1.weight.T,
                 fc2=l.fc2.weight.T,
@@ -169,15 +173,20 @@ class IncrementalDecoder:
         self._batched: _CrossBatch | None = None
         self.kv: torch.Tensor | None = None  # (layers, 2, slots, heads, capacity, head_dim)
         self.slots: tuple = ()
+        self.prefix = 0
+        """Cache positions before the delayed ones: the condition prefix of a melody
+        decoder (:mod:`.melody`); 0 for cross-attention."""
         self.length = 0
-        """Delayed positions held in the cache."""
+        """Delayed positions held in the cache (after the prefix)."""
 
     # -- conditions ---------------------------------------------------------
 
     @torch.inference_mode()
-    def text_states(self, text: str) -> torch.Tensor:
-        """Encoder states the decoder attends to for ``text``: (tokens, E), decoder dtype."""
-        enc = self.tokenizer([text], return_tensors="pt")
+    def text_states(self, text: str, max_tokens: int | None = None) -> torch.Tensor:
+        """Encoder states the decoder attends to for ``text`` (its first ``max_tokens``
+        tokens): (tokens, E), decoder dtype."""
+        limit = {} if max_tokens is None else {"truncation": True, "max_length": max_tokens}
+        enc = self.tokenizer([text], return_tensors="pt", **limit)
         ids = enc["input_ids"].to(self.device)
         mask = enc["attention_mask"].to(self.device)
         states = self.hf.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -252,6 +261,7 @@ class IncrementalDecoder:
     def reset(self, slots: Sequence, capacity: int) -> None:
         """Empty the cache and size it for ``capacity`` positions of ``slots`` branches."""
         slots = _checked(slots)
+        capacity += self.prefix
         shape = (len(self.layers), 2, len(slots), self.heads, capacity, self.head_dim)
         if self.kv is None or self.kv.shape[2] < shape[2] or self.kv.shape[4] < capacity:
             self.kv = torch.empty(shape, device=self.device, dtype=self.dtype)
@@ -268,7 +278,8 @@ class IncrementalDecoder:
             (*self.kv.shape[:4], max(positions, 2 * self.kv.shape[4]), self.head_dim),
             device=self.device, dtype=self.dtype,
         )
-        grown[..., : self.length, :] = self.kv[..., : self.length, :]
+        held = self.prefix + self.length
+        grown[..., :held, :] = self.kv[..., :held, :]
         self.kv = grown
 
     @torch.inference_mode()
@@ -287,12 +298,13 @@ class IncrementalDecoder:
         conditional = [row for row, key in enumerate(self.slots) if key is not UNCONDITIONAL]
         fallback = conditional[-1] if conditional else 0
         source = [old.get(key, fallback) for key in slots]
-        rows = self.kv[:, :, source, :, : self.length]
+        held = self.prefix + self.length
+        rows = self.kv[:, :, source, :, :held]
         if self.kv.shape[2] < len(slots):
             self.kv = torch.empty(
                 (*self.kv.shape[:2], len(slots), *self.kv.shape[3:]), device=self.device, dtype=self.dtype
             )
-        self.kv[:, :, : len(slots), :, : self.length] = rows
+        self.kv[:, :, : len(slots), :, :held] = rows
         self.slots = slots
 
     # -- forward ------------------------------------------------------------
@@ -302,11 +314,12 @@ class IncrementalDecoder:
         """Feed delayed positions ``tokens`` (K, S), the same for every slot, after the
         cached ones; return the logits of the last position, (slots, K, V), float32."""
         assert self.kv is not None
-        start, seq = self.length, tokens.shape[1]
-        if start and seq > 1:
+        seq = tokens.shape[1]
+        if self.length and seq > 1:
             raise ValueError("a multi-position forward must start from an empty cache")
-        self.ensure_capacity(start + seq)
+        start = self.prefix + self.length  # cache positions [start, end) are fed now
         end = start + seq
+        self.ensure_capacity(end)
         batch = len(self.slots)
         x = sum(self.embed[k][tokens[k]] for k in range(self.num_codebooks)) * self.embed_scale
         x = x + self.positions.weights[start:end].to(x.dtype)
@@ -315,15 +328,19 @@ class IncrementalDecoder:
         cross = self._cross_batch()
         conditional = x[cross.rows] if cross is not None else None
         caches = self.kv[:, :, :batch, :, :end].unbind()  # per layer (2, B, H, positions, head_dim)
+        # Several new positions each see the prefix and the new ones up to themselves.
+        prefixed = seq > 1 and start > 0
+        causal = torch.ones(seq, end, dtype=torch.bool, device=self.device).tril(start) if prefixed else None
         for i, (layer, cache) in enumerate(zip(self.layers, caches)):
             qkv = (layer.ln1(flat) @ layer.qkv).view(batch, seq, 3, self.heads, self.head_dim)
             qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B, H, S, head_dim)
             cache[..., start:end, :] = qkv[1:]
-            a = F.scaled_dot_product_attention(qkv[0], cache[0], cache[1], is_causal=seq > 1)
+            a = F.scaled_dot_product_attention(qkv[0], cache[0], cache[1], attn_mask=causal,
+                                               is_causal=seq > 1 and not prefixed)
             flat.addmm_(a.transpose(1, 2).reshape(batch * seq, self.hidden), layer.out)
             if cross is not None:
                 cross.add_to(conditional, layer, i)
             flat.addmm_(layer.act(layer.ln3(flat) @ layer.fc1), layer.fc2)
-        self.length = end
+        self.length = end - self.prefix
         last = self.final_ln(x[:, -1])
         return (last @ self.lm_head).view(batch, self.num_codebooks, self.vocab_size).float()

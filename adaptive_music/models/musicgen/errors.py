@@ -8,4 +8,4 @@ class MusicgenLoadError(RuntimeError):
 
 
 class AudioPromptError(ValueError):
-    """An audio prompt file cannot be read or holds no audio."""
+    """An audio prompt or melody file cannot be read or holds no audio."""

@@ -13,6 +13,8 @@ from .errors import MusicgenLoadError
 _WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
             "pytorch_model.bin.index.json")
 _TOKENIZER = ("tokenizer.json", "spiece.model")
+_CLASSES = {"musicgen": "MusicgenForConditionalGeneration", "musicgen_melody": "MusicgenMelodyForConditionalGeneration"}
+"""transformers' class for each MusicGen model_type."""
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -58,9 +60,9 @@ def check_folder(folder: Path) -> None:
     except (OSError, ValueError) as exc:
         raise MusicgenLoadError(f"checkpoint folder {folder}: config.json is unreadable ({exc})") from None
     model_type = config.get("model_type")
-    if model_type != "musicgen":
+    if model_type not in _CLASSES:
         raise MusicgenLoadError(
-            f"{folder} holds a {model_type!r} checkpoint, not MusicGen (model_type 'musicgen')"
+            f"{folder} holds a {model_type!r} checkpoint, not MusicGen (model_type 'musicgen' or 'musicgen_melody')"
         )
     present = [name for name in _WEIGHTS if (folder / name).is_file()]
     if not present:
@@ -82,12 +84,14 @@ def load_checkpoint(model: str, device: torch.device, dtype: torch.dtype):
     The text and audio encoders stay in float32 (T5 overflows in fp16; EnCodec is cheap);
     only the token decoder runs in ``dtype``.
     """
-    from transformers import AutoConfig, AutoTokenizer, MusicgenForConditionalGeneration
+    import transformers
+    from transformers import AutoConfig, AutoTokenizer
 
     folder = Path(model).expanduser()
     if folder.is_dir():
         check_folder(folder)
         source = str(folder)
+        model_type = json.loads((folder / "config.json").read_text())["model_type"]
     elif model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
         raise MusicgenLoadError(f"model folder {model} does not exist")
     else:
@@ -101,10 +105,11 @@ def load_checkpoint(model: str, device: torch.device, dtype: torch.dtype):
                 f"MusicGen weights {model!r} are not available ({why}) and no local folder has that name; "
                 f"{download_hint(model)}"
             ) from None
-        if config.model_type != "musicgen":
-            raise MusicgenLoadError(f"{model} is a {config.model_type!r} checkpoint, not MusicGen")
+        model_type = config.model_type
+        if model_type not in _CLASSES:
+            raise MusicgenLoadError(f"{model} is a {model_type!r} checkpoint, not MusicGen")
     try:
-        hf = MusicgenForConditionalGeneration.from_pretrained(source, dtype=torch.float32)
+        hf = getattr(transformers, _CLASSES[model_type]).from_pretrained(source, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(source)
     except OSError as exc:
         raise MusicgenLoadError(
@@ -117,6 +122,7 @@ def place(hf, device: torch.device, dtype: torch.dtype):
     """Move a MusicGen model to ``device`` for inference, its token decoder in ``dtype``."""
     hf.eval().to(device)
     hf.decoder.to(dtype)
-    if hasattr(hf, "enc_to_dec_proj"):
-        hf.enc_to_dec_proj.to(dtype)
+    for projection in ("enc_to_dec_proj", "audio_enc_to_dec_proj"):
+        if hasattr(hf, projection):
+            getattr(hf, projection).to(dtype)
     return hf

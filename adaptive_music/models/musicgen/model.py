@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from ...config import StreamConfig
-from ..base import GeneratorState, Marker, Mood, blend_weights
+from ..base import Blend, GeneratorState, Marker, Mood, blend_weights
 from .codec import decode_codes
 from .decoder import UNCONDITIONAL, IncrementalDecoder, TextCondition
 from .delay import apply_delay, codebook_delays, step_schedule
+from .chroma import read_melody
+from .errors import MusicgenLoadError
 from .loading import load_checkpoint, pick_device, pick_dtype
+from .melody import MAX_TEXT_TOKENS, MelodyDecoder
 from .sampling import SamplingParams, guide, sample
 
 
@@ -23,6 +27,13 @@ def describe(mood: Mood) -> str:
     if mood.intensity >= 0.75:
         return f"{mood.text}, intense, energetic, driving"
     return mood.text
+
+
+def describe_condition(condition: Any) -> str:
+    """The prompt texts in ``condition`` (a condition or a blend), for messages."""
+    if isinstance(condition, Blend):
+        return f"{describe_condition(condition.source)} -> {describe_condition(condition.target)}"
+    return getattr(condition, "text", str(condition))
 
 
 def _known_prefix(column: np.ndarray) -> int:
@@ -51,8 +62,13 @@ class MusicgenModel:
         *,
         sampling: SamplingParams | None = None,
         decode_context_frames: int = 50,
+        melody: np.ndarray | None = None,
     ) -> None:
         cfg = hf_model.config
+        self.melodic = hasattr(cfg, "chroma_length")
+        """A MusicGen-melody checkpoint (conditioned by a prefix of chroma and text)."""
+        if melody is not None and not self.melodic:
+            raise ValueError("a melody needs a MusicGen-melody checkpoint (such as facebook/musicgen-melody)")
         self.hf = hf_model
         self.sampling = sampling or SamplingParams()
         self.decode_context_frames = decode_context_frames
@@ -66,7 +82,11 @@ class MusicgenModel:
         start = hf_model.generation_config.decoder_start_token_id
         self.start_token = int(start if start is not None else cfg.decoder.bos_token_id)
         self.max_positions = int(cfg.decoder.max_position_embeddings)
-        self.decoder = IncrementalDecoder(hf_model, tokenizer)
+        if self.melodic:
+            self.decoder: IncrementalDecoder = MelodyDecoder(hf_model, tokenizer, melody)
+            self.max_positions -= self.decoder.chroma_length + MAX_TEXT_TOKENS  # the prefix's
+        else:
+            self.decoder = IncrementalDecoder(hf_model, tokenizer)
         self.device = self.decoder.device
         self._owner: object | None = None  # cache stamp of the state the KV cache belongs to
 
@@ -78,15 +98,22 @@ class MusicgenModel:
         dtype: torch.dtype | str | None = None,
         *,
         sampling: SamplingParams | None = None,
+        melody: str | Path | None = None,
     ) -> "MusicgenModel":
         """Load a MusicGen checkpoint (hub id or save_pretrained folder).
 
         ``device`` defaults to cuda, then mps, then cpu; ``dtype`` to bf16/fp16 on a GPU
-        and fp32 on cpu. Raises MusicgenLoadError with what is missing and how to get it.
+        and fp32 on cpu. ``melody``: an audio file whose theme (its chroma) conditions all
+        the music; needs a MusicGen-melody checkpoint. Raises MusicgenLoadError with what
+        is missing and how to get it, AudioPromptError for an unreadable melody.
         """
+        chroma = None if melody is None else read_melody(melody)
         dev = pick_device(device)
         hf, tokenizer = load_checkpoint(model, dev, pick_dtype(dev, dtype))
-        return cls(hf, tokenizer, sampling=sampling)
+        try:
+            return cls(hf, tokenizer, sampling=sampling, melody=chroma)
+        except ValueError as exc:
+            raise MusicgenLoadError(f"{model}: {exc}") from None
 
     @property
     def samples_per_frame(self) -> int:
@@ -212,6 +239,7 @@ class MusicgenModel:
         gen = torch.Generator(device=dev).manual_seed(self._stream_seed(seed, state.frame))
 
         logits_log: list[np.ndarray] = []
+        finite = torch.ones((), dtype=torch.bool, device=dev)  # checked once per call: no per-step sync
         dec = self.decoder
         for s, p in enumerate(steps):
             slots, weights = self._branches(condition, state.frame - held + p - top)
@@ -223,10 +251,16 @@ class MusicgenModel:
                     dec.forward(torch.as_tensor(prompt.T, device=dev))
             dec.set_slots(slots)
             logits = guide(dec.forward(buf[read_t[s], books][:, None]), weights, self.sampling.guidance)
+            finite &= torch.isfinite(logits).all()
             if keep_logits:
                 logits_log.append(logits.cpu().numpy())
             buf[write_t[s], books] = sample(logits, self.sampling, gen)
 
+        if not bool(finite):
+            raise FloatingPointError(
+                f"the decoder produced NaN or infinite logits for {describe_condition(condition)!r} "
+                f"(damaged weights, or overflow in {self.decoder.dtype}: try float32)"
+            )
         out = buf[1 : total + top + 1].cpu().numpy()
         self._owner = object()
         new_state = GeneratorState(
