@@ -19,19 +19,24 @@ async function errorCode(promise) {
 
 // Subscribe first, so the status event that arrives every second is seen, and the
 // mood events of the set_mood below: one as its change starts being heard, one as its ramp ends.
+// The set_param below makes a pair with the same text, which may start and end inside that
+// ramp: the set_mood's end is the one that carries its start's intensity.
+const MOOD = "tense stealth, muted strings";
 const subscription = client.subscribe("status", "mood");
 const firstEvents = (async () => {
   for await (const { topic, data } of subscription) {
     if (topic === "mood") out.events.mood.push(data);
     else out.events[topic] = data;
-    const phases = out.events.mood.map((m) => m.phase);
-    if (out.events.status && phases.includes("start") && phases.includes("end")) break;
+    const ours = out.events.mood.filter((m) => m.text === MOOD);
+    const start = ours.find((m) => m.phase === "start");
+    const end = start && ours.find((m) => m.phase === "end" && m.intensity === start.intensity);
+    if (out.events.status && end) break;
   }
 })();
 
 const hello = await client.hello();
 out.replies.hello = hello;
-out.replies.set_mood = await client.setMood("tense stealth, muted strings", { quantize: "now", ramp: 0.5 });
+out.replies.set_mood = await client.setMood(MOOD, { quantize: "now", ramp: 0.5 });
 out.replies.event = await client.event(hello.events[0]);
 out.replies.set_param = await client.setIntensity(0.25);
 // The event may have played a stinger; stingers are rate limited server-wide (PROTOCOL.md §5).
