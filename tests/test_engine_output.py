@@ -118,8 +118,8 @@ def test_a_drifting_engine_clock_pulls_a_gapless_stream_equal_to_the_offline_ren
     with mood, intensity, event and stinger changes along the way.
 
     The simulated clock is not paced by the wall clock: the engine pulls as fast as the server
-    answers (procedural generation is far faster than real time, so each rate takes 10 to 40
-    seconds of wall time on a shared 2-core machine, not two minutes). Nothing on the server depends on wall time
+    answers (procedural generation is far faster than real time: each rate took 18 to 55 s of
+    wall time on a shared 2-core VM under a load of 12, not two minutes). Nothing on the server depends on wall time
     except how long a pull may wait for the generator (see the ``music`` fixture), so the stream
     it hands out is the one a real-time engine would get.
     """
