@@ -77,11 +77,11 @@ func poll(now_ms: int) -> Array:
 			passed.append({"kind": "error", "code": "audio", "message": last_error})
 	if _opened and client.is_connected_to_server():
 		var asked := 0
-		for id in _pulls:
-			asked += _pulls[id]
+		for pending_id in _pulls:
+			asked += _pulls[pending_id]
 		while frames_buffered() + asked < target_frames and _pulls.size() < MAX_PULLS_IN_FLIGHT:
-			var id := client.request("audio_pull", {"frames": pull_frames}, now_ms)
-			_pulls[id] = pull_frames
+			var pull_id := client.request("audio_pull", {"frames": pull_frames}, now_ms)
+			_pulls[pull_id] = pull_frames
 			asked += pull_frames
 	return passed
 
