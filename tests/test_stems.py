@@ -255,12 +255,17 @@ def test_godot_resources_reference_existing_files(ogg_build):
     assert 'importer="oggvorbisstr"' in imp and "loop=true" in imp and "bar_beats=4" in imp
 
 
-def test_rerun_skips_unchanged_files_and_repairs_changed_ones(wav_build):
+def test_rerun_skips_unchanged_files_and_repairs_changed_ones(wav_build, monkeypatch):
+    from adaptive_music.stems import build
+
     manifest = load_manifest(wav_build)
     spec = StemsSpec(moods=tuple((n, m["text"]) for n, m in manifest["moods"].items()),
                      bars=8, seed=1, transition_bars=1, format="wav")
-    again = build_stems(spec, wav_build)
+    with monkeypatch.context() as patch:
+        patch.setattr(build, "render_mood", lambda *a: pytest.fail("an unchanged mood was rendered again"))
+        again = build_stems(spec, wav_build)
     assert again["files_written"] == 0 and again["files_unchanged"] > 10
+    assert again["moods"] == manifest["moods"] and again["transitions"] == manifest["transitions"]
     victim = wav_build / manifest["transitions"][0]["file"]
     victim.write_bytes(b"garbage")
     repaired = build_stems(spec, wav_build)
