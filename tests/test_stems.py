@@ -257,12 +257,17 @@ def test_godot_resources_reference_existing_files(ogg_build):
     assert 'importer="oggvorbisstr"' in imp and "loop=true" in imp and "bar_beats=4" in imp
 
 
-def test_rerun_skips_unchanged_files_and_repairs_changed_ones(wav_build):
+def test_rerun_skips_unchanged_files_and_repairs_changed_ones(wav_build, monkeypatch):
+    from adaptive_music.stems import build
+
     manifest = load_manifest(wav_build)
     spec = StemsSpec(moods=tuple((n, m["text"]) for n, m in manifest["moods"].items()),
                      bars=8, seed=1, transition_bars=1, format="wav")
-    again = build_stems(spec, wav_build)
+    with monkeypatch.context() as patch:
+        patch.setattr(build, "render_mood", lambda *a: pytest.fail("an unchanged mood was rendered again"))
+        again = build_stems(spec, wav_build)
     assert again["files_written"] == 0 and again["files_unchanged"] > 10
+    assert again["moods"] == manifest["moods"] and again["transitions"] == manifest["transitions"]
     victim = wav_build / manifest["transitions"][0]["file"]
     victim.write_bytes(b"garbage")
     repaired = build_stems(spec, wav_build)
@@ -388,3 +393,23 @@ def test_ray_runs_the_render_jobs_on_a_local_instance(tmp_path):
     for rel in ["loops/calm.wav", "loops/chase.wav", "transitions/calm__chase.wav"]:
         assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes()
     assert on_ray["moods"]["chase"]["loop"]["sha256"] == local["moods"]["chase"]["loop"]["sha256"]
+
+
+def test_stem_player_plays_a_stinger_from_the_next_beat(ogg_build):
+    from adaptive_music.stems.player import StemPlayer
+
+    manifest = load_manifest(ogg_build)
+    combat = manifest["moods"]["combat"]
+    beat = combat["bar_samples"] // combat["beats_per_bar"]
+    with_stinger, without = (StemPlayer(ogg_build, mood="combat", block_size=1000) for _ in range(2))
+    for player in (with_stinger, without):
+        player.next_block()
+    with_stinger.stinger("danger")
+    a = np.concatenate([with_stinger.next_block() for _ in range(200)])
+    b = np.concatenate([without.next_block() for _ in range(200)])
+    (at, what), = [e for e in with_stinger.events if e[1].startswith("stinger")]
+    assert what == "stinger danger" and at % beat == 0 and 1000 <= at < 1000 + beat
+    sting = _read(ogg_build / combat["stingers"]["danger"]["file"])
+    n = min(len(sting), len(a) - (at - 1000))
+    np.testing.assert_allclose(a[at - 1000 : at - 1000 + n] - b[at - 1000 : at - 1000 + n], sting[:n], atol=1e-5)
+    assert np.array_equal(a[: at - 1000], b[: at - 1000])

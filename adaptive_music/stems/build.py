@@ -62,13 +62,25 @@ class _Writer:
         self.written = 0
         self.skipped = 0
 
-    def _fresh(self, rel: str, key: str) -> dict | None:
+    def holds(self, rel: str, key: str) -> bool:
+        """True when the file at ``rel`` is the one the previous manifest made from inputs ``key``."""
         old = self.previous.get(rel)
         path = self.out / rel
-        if old and old.get("input") == key and path.is_file() and file_sha256(path) == old.get("sha256"):
+        return bool(old and old.get("input") == key and path.is_file() and file_sha256(path) == old.get("sha256"))
+
+    def _fresh(self, rel: str, key: str) -> dict | None:
+        if self.holds(rel, key):
             self.skipped += 1
-            return dict(old)
+            return dict(self.previous[rel])
         return None
+
+    def reuse(self, entry: dict | None, key: str) -> bool:
+        """True (and counted) when every file of an earlier manifest ``entry`` still holds for ``key``."""
+        files = _files_of(entry)
+        if not files or not all(self.holds(rel, key) for rel in files):
+            return False
+        self.skipped += len(files)
+        return True
 
     def audio(self, rel: str, key: str, audio: np.ndarray, spec: StemsSpec, timing: Timing, title: str) -> dict:
         entry = self._fresh(rel, key)
@@ -165,18 +177,29 @@ def render_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
     return entry, parts, (w.written, w.skipped)
 
 
-def render_transitions(spec: StemsSpec, source: str, parts: dict[str, MoodParts], out: str,
-                       previous: dict[str, dict], keys: dict[str, str]) -> tuple[list[dict], tuple[int, int]]:
-    """Assemble and write every transition from ``source``; return their entries and counts."""
+def transition_key(keys: dict[str, str], a: str, b: str, bars: int) -> str:
+    return _key(keys[a], keys[b], bars)
+
+
+def render_transitions(spec: StemsSpec, source: str, parts: dict[str, MoodParts | None], out: str,
+                       previous: dict[str, dict], keys: dict[str, str],
+                       unchanged: dict[tuple[str, str], dict]) -> tuple[list[dict], tuple[int, int]]:
+    """Assemble and write every transition from ``source``; return their entries and counts.
+
+    ``unchanged`` holds the earlier entries of transitions whose files still hold."""
     w = _Writer(Path(out), previous)
     entries = []
     for a, b in spec.pairs():
         if a != source:
             continue
+        if (a, b) in unchanged:
+            entries.append(unchanged[(a, b)])
+            w.skipped += 1 + int(spec.midi)
+            continue
         pa, pb = parts[a], parts[b]
         audio = assemble_transition(pa, pb, spec.transition_bars)
         length, b_start = transition_samples(pa, pb, spec.transition_bars)
-        key = _key(keys[a], keys[b], spec.transition_bars)
+        key = transition_key(keys, a, b, spec.transition_bars)
         beats = (pa.beats_per_bar if b_start else 0) + pb.beats_per_bar
         mean_bpm = beats * 60.0 * spec.sample_rate / length
         timing = Timing(mean_bpm, pb.beats_per_bar, spec.transition_bars)
@@ -192,6 +215,16 @@ def render_transitions(spec: StemsSpec, source: str, parts: dict[str, MoodParts]
             entry["midi"] = w.midi(f"midi/transitions/{a}__{b}.mid", key, _by_role(notes), tempo)
         entries.append(entry)
     return entries, (w.written, w.skipped)
+
+
+def _files_of(node: Any) -> list[str]:
+    """Every ``file`` named anywhere in a manifest entry."""
+    if isinstance(node, dict):
+        own = [node["file"]] if isinstance(node.get("file"), str) else []
+        return own + [f for value in node.values() for f in _files_of(value)]
+    if isinstance(node, list):
+        return [f for value in node for f in _files_of(value)]
+    return []
 
 
 def _run_jobs(fn: Callable, argsets: list[tuple], jobs: int, ray_address: str | None,
@@ -234,18 +267,37 @@ def build_stems(spec: StemsSpec, out: Path, *, jobs: int = 1, ray_address: str |
     ``progress(label)`` is called as each job finishes (moods first, then
     transitions by source mood).
     """
-    from .manifest import MANIFEST_NAME, load_entries, write_manifest
+    from .manifest import MANIFEST_NAME, load_entries, load_manifest, write_manifest
 
     out.mkdir(parents=True, exist_ok=True)
     previous = load_entries(out / MANIFEST_NAME)
+    try:
+        before = load_manifest(out)
+    except ValueError:
+        before = {}
     fingerprint = code_fingerprint()
     names = [n for n, _ in spec.moods]
-    moods = _run_jobs(render_mood, [(spec, n, str(out), previous, fingerprint) for n in names],
-                      jobs, ray_address, names, progress)
-    parts = {n: m[1] for n, m in zip(names, moods)}
     keys = {n: mood_key(spec, n, fingerprint) for n in names}
+    # What still holds from the last build is reused without rendering: a mood is rendered
+    # when any of its files changed or a transition from or to it must be made again.
+    check = _Writer(out, previous)
+    old_transitions = {(t.get("from"), t.get("to")): t for t in before.get("transitions", [])}
+    unchanged = {pair: old_transitions[pair] for pair in spec.pairs() if pair in old_transitions
+                 and check.reuse(old_transitions[pair], transition_key(keys, *pair, spec.transition_bars))}
+    needed = {n for pair in spec.pairs() if pair not in unchanged for n in pair}
+    old_moods = before.get("moods", {})
+    kept = {n: old_moods[n] for n in names if n not in needed and check.reuse(old_moods.get(n), keys[n])}
+    render = [n for n in names if n not in kept]
+    rendered = dict(zip(render, _run_jobs(render_mood, [(spec, n, str(out), previous, fingerprint) for n in render],
+                                          jobs, ray_address, render, progress)))
+    for n in kept:
+        if progress:
+            progress(n)
+    moods = [rendered[n] if n in rendered else (kept[n], None, (0, len(_files_of(kept[n])))) for n in names]
+    parts = {n: m[1] for n, m in zip(names, moods)}
     sources = [n for n in names if any(a == n for a, _ in spec.pairs())]
-    transitions = _run_jobs(render_transitions, [(spec, n, parts, str(out), previous, keys) for n in sources],
+    transitions = _run_jobs(render_transitions,
+                            [(spec, n, parts, str(out), previous, keys, unchanged) for n in sources],
                             jobs, ray_address, [f"{n} ->" for n in sources], progress)
     counts = [m[2] for m in moods] + [t[1] for t in transitions]
     manifest = {
