@@ -113,7 +113,14 @@ def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
         amps = (np.exp(-((f - 700.0) / 260.0) ** 2) + 0.6 * np.exp(-((f - 1150.0) / 300.0) ** 2)
                 + 0.15 * np.exp(-((f - 2600.0) / 500.0) ** 2) * (0.5 + brightness)) + 0.03 * h ** -1.5
         amps[0] += 0.4
-    else:  # plucks: bright, hollow-ish
+    elif name in _PLUCK_POINT:
+        # A string struck or plucked at a fraction p of its length: harmonic k has amplitude
+        # |sin(k pi p)| / k^n (n = 2 for an ideal pluck; a felt hammer's contact time rounds it
+        # less). Plucking near the middle (harp) leaves mostly odd harmonics; near the end
+        # (guitar, piano hammer) keeps the upper ones: playing harder adds brightness.
+        point, power = _PLUCK_POINT[name]
+        amps = np.abs(np.sin(np.pi * h * point)) * h ** -(power - 0.6 * brightness) + 1e-3 * h ** -2.0
+    else:  # marimba and other bars: bright, hollow-ish
         amps = h ** -(slope * 0.9) * (1.0 - 0.5 * (h % 2 == 0) * (1 - brightness))
     return amps
 
@@ -131,6 +138,9 @@ def wavetable(name: str, brightness_level: int, pitch: int, sample_rate: int) ->
     spectrum[1 : count + 1] = amps * _partial_phasors(count)
     return _with_slopes(np.fft.irfft(spectrum, TABLE_SIZE))
 
+
+# (pluck or strike point as a fraction of the string, spectral fall-off power) per plucked voice.
+_PLUCK_POINT = {"guitar": (0.18, 2.0), "harp": (0.42, 2.2), "piano": (0.12, 2.1), "pizzicato": (0.3, 2.3)}
 
 # The noise a player excites along with the tone, relative to the tone's peak: breath at a
 # flute's embouchure and in a singer's voice, bow friction on strings, lip buzz in brass.
