@@ -24,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     warmup.add_arguments(p)
     p.add_argument("--device", help="output device name or index (default: the system default)")
     p.add_argument("--latency", type=float, default=20.0, metavar="MS", help="device latency in ms (default 20)")
+    p.add_argument("--soundfont", metavar="PATH",
+                   help="procedural: play sampled instruments from this General MIDI SoundFont ('auto' to "
+                        "look in $ADAPTIVE_MUSIC_SOUNDFONT and the usual places; default: the built-in synthesizer)")
     p.set_defaults(run=run)
 
 
@@ -64,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     changes = _check(args)
     live = warmup.prepare(args, ahead=0.05, seconds=args.seconds)
     try:
+        sampled = {"soundfont": args.soundfont} if args.soundfont and live.backend == "procedural" else {}
         music = Soundtrack(backend=live.backend, seed=args.seed, mood=args.mood, device=args.device,
-                           latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead)
+                           latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead, **sampled)
         music.set_intensity(args.intensity)
     except NoAudioDeviceError as exc:
         print(f"adaptive-music play: {exc}", file=sys.stderr)
