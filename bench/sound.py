@@ -139,6 +139,12 @@ def main() -> None:
     ap.add_argument("--tagger-python", default=os.environ.get("ADAPTIVE_MUSIC_TAGGER_PYTHON"),
                     help="a Python with tensorflow-cpu, librosa and musicnn (see bench/instrument_tags.py)")
     args = ap.parse_args()
+    if "sampled" in args.renderers:  # first: the children's peak RSS would later be the tagger's
+        from adaptive_music import find_soundfont
+
+        font = find_soundfont(args.soundfont)
+        if font is not None:
+            print(f"peak RSS of a fresh process rendering with {font.name}: {rss_of_fresh_render(str(font)):.0f} MB")
     refs = references()
     print(f"reference: {sum(map(len, refs.values()))} tracks of immich-memories-music, classes "
           + ", ".join(f"{k} {len(v)}" for k, v in refs.items()))
@@ -203,8 +209,6 @@ def main() -> None:
         speed = 120 / (time.process_time() - start)
         print(f"speed on one core, two fresh 60 s renders: {speed:.0f}x real time")
         summary[renderer] = {k: int(v) for k, v in stats.items()} | {"speed": round(speed)}
-        if renderer == "sampled":  # before the tagger: the children's peak RSS would be TensorFlow's
-            print(f"peak RSS of a fresh process rendering with the font: {rss_of_fresh_render(model.soundfont):.0f} MB")
         if args.tagger_python:
             tag_renders(model, args.seconds, args.tagger_python)
     print("summary", json.dumps(summary))

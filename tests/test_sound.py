@@ -137,3 +137,31 @@ def test_cli_render_with_a_missing_font_is_a_usage_error(tmp_path):
                         "--seconds", "2", "-o", str(tmp_path / "x.wav"), "--soundfont", str(tmp_path / "no.sf2")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "SoundFont not found" in r.stderr and not (tmp_path / "x.wav").exists()
+
+
+def test_live_playback_of_sampled_instruments_equals_the_offline_render(tmp_path):
+    from adaptive_music.audio import wav
+    from adaptive_music.playback.device import ClockedFileSink
+    from adaptive_music.playback.feed import render_controls
+    from adaptive_music.playback.soundtrack import Soundtrack
+
+    path, seconds = tmp_path / "live.wav", 3.0
+    music = Soundtrack(seed=4, mood="gentle flute melody", sink=ClockedFileSink(path), seconds=seconds,
+                       process=False, record_controls=True, ahead=1.0, soundfont="auto")
+    assert music.model.renderer == "sampled"
+    with music:
+        music.set_mood("fast techno drums", transition="beat")
+        assert music.wait(timeout=20)
+        status = music.status()
+    assert status["underruns"] == 0 and status["error"] is None
+    recorded, rate = wav.read_wav(path)
+    frames, preroll = int(seconds * rate), 4800  # the player's 0.1 s of silence before the music
+    reference = render_controls(music.spec.build(), music.controls(), frames)
+    np.testing.assert_array_equal(recorded[:preroll], 0)
+    np.testing.assert_array_equal(recorded[preroll : preroll + frames], reference)  # float32: exact
+
+
+def test_cli_play_with_a_missing_font_is_a_usage_error(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "adaptive_music.cli.main", "play", "--mood", "calm", "--seconds", "1",
+                        "--soundfont", str(tmp_path / "no.sf2")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "SoundFont not found" in r.stderr

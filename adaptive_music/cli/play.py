@@ -31,6 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     for action in p._actions:
         if action.dest == "mood":
             action.required = False  # checked in run: a stems build starts on its first mood
+    p.add_argument("--soundfont", metavar="PATH",
+                   help="procedural: play sampled instruments from this General MIDI SoundFont ('auto' to "
+                        "look in $ADAPTIVE_MUSIC_SOUNDFONT and the usual places; default: the built-in synthesizer)")
     p.set_defaults(run=run)
 
 
@@ -82,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
     changes = _check(args)
     live = warmup.prepare(args, ahead=0.05, seconds=args.seconds)
     try:
+        sampled = {"soundfont": args.soundfont} if args.soundfont and live.backend == "procedural" else {}
         music = Soundtrack(backend=live.backend, seed=args.seed, mood=args.mood, device=args.device,
                            latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead,
-                           fallback=live.fallback)
+                           fallback=live.fallback, **sampled)
         music.set_intensity(args.intensity)
     except NoAudioDeviceError as exc:
         print(f"adaptive-music play: {exc}", file=sys.stderr)

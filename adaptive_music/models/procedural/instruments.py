@@ -113,7 +113,14 @@ def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
         amps = (np.exp(-((f - 700.0) / 260.0) ** 2) + 0.6 * np.exp(-((f - 1150.0) / 300.0) ** 2)
                 + 0.15 * np.exp(-((f - 2600.0) / 500.0) ** 2) * (0.5 + brightness)) + 0.03 * h ** -1.5
         amps[0] += 0.4
-    else:  # plucks: bright, hollow-ish
+    elif name in _PLUCK_POINT:
+        # A string struck or plucked at a fraction p of its length: harmonic k has amplitude
+        # |sin(k pi p)| / k^n (n = 2 for an ideal pluck; a felt hammer's contact time rounds it
+        # less). Plucking near the middle (harp) leaves mostly odd harmonics; near the end
+        # (guitar, piano hammer) keeps the upper ones: playing harder adds brightness.
+        point, power = _PLUCK_POINT[name]
+        amps = np.abs(np.sin(np.pi * h * point)) * h ** -(power - 0.6 * brightness) + 1e-3 * h ** -2.0
+    else:  # marimba and other bars: bright, hollow-ish
         amps = h ** -(slope * 0.9) * (1.0 - 0.5 * (h % 2 == 0) * (1 - brightness))
     return amps
 
@@ -130,6 +137,35 @@ def wavetable(name: str, brightness_level: int, pitch: int, sample_rate: int) ->
     spectrum = np.zeros(TABLE_SIZE // 2 + 1, np.complex128)
     spectrum[1 : count + 1] = amps * _partial_phasors(count)
     return _with_slopes(np.fft.irfft(spectrum, TABLE_SIZE))
+
+
+# (pluck or strike point as a fraction of the string, spectral fall-off power) per plucked voice.
+_PLUCK_POINT = {"guitar": (0.18, 2.0), "harp": (0.42, 2.2), "piano": (0.12, 2.1), "pizzicato": (0.3, 2.3)}
+
+# The noise a player excites along with the tone, relative to the tone's peak: breath at a
+# flute's embouchure and in a singer's voice, bow friction on strings, lip buzz in brass.
+_NOISE_LEVEL = {"flute": 0.09, "choir": 0.06, "strings": 0.05, "violin": 0.05, "contrabass": 0.04,
+                "brass": 0.03}
+
+
+@functools.lru_cache(maxsize=256)
+def turbulence(name: str, brightness_level: int, pitch: int, sample_rate: int) -> np.ndarray:
+    """One second of noise (a seamless loop, unit RMS) shaped like the voice's own spectrum:
+    the instrument's body and the channel EQ colour the breath or bow noise as they colour
+    the tone. Nothing below 80 % of the fundamental, where the instrument has no resonance."""
+    freq = midi_hz(pitch)
+    n = sample_rate
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    amps = _harmonics(name, brightness_level / 7.0, freq)
+    centres = freq * np.arange(1, len(amps) + 1)
+    amps = amps / np.sqrt(1.0 + (centres / lowpass_corner(brightness_level)) ** 4)
+    envelope = np.interp(f, centres, amps, left=0.0, right=0.0) * (f >= 0.8 * freq)
+    spectrum = np.fft.rfft(np.random.default_rng(pitch * 64 + brightness_level).standard_normal(n))
+    out = np.fft.irfft(spectrum * envelope, n)
+    out /= np.sqrt(np.mean(out ** 2)) + 1e-12
+    out = out.astype(np.float32)
+    out.setflags(write=False)
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -274,6 +310,10 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
         if ins.detune_cents:
             ratio = 2.0 ** (ins.detune_cents / 1200.0)
             wave = 0.5 * (wave + _oscillate(table, _phase(freq * ratio, t, ins.vibrato) + 0.37))
+        noise = _NOISE_LEVEL.get(ins.timbre)
+        if noise:
+            loop = turbulence(ins.timbre, brightness, pitch, sr)
+            wave += np.resize(loop, n_total) * np.float32(noise)
         return _fade_out(wave * _adsr(ins, duration, n_total, sr) * np.float32(gain), sr)
     # Plucks and bells decay on their own; the note's end only damps them.
     n_total = min(duration + int(ins.release * sr), int(ins.tau * 3 * sr))
