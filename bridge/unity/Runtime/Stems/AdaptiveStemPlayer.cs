@@ -7,7 +7,7 @@
 using System.Collections.Generic;
 using UnityEngine;
 
-namespace AdaptiveMusic.Stems
+namespace AdaptiveMusicUnity.Stems
 {
     public sealed class AdaptiveStemPlayer : MonoBehaviour
     {

@@ -5,7 +5,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 
-namespace AdaptiveMusic.Stems
+namespace AdaptiveMusicUnity.Stems
 {
     public sealed class StemLayer
     {

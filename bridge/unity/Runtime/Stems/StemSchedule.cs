@@ -2,7 +2,7 @@
 // AudioSettings.dspTime): plain C#, so it is compiled and tested without Unity.
 using System;
 
-namespace AdaptiveMusic.Stems
+namespace AdaptiveMusicUnity.Stems
 {
     /// <summary>A planned mood change: the transition clip (null if the build has none for
     /// the pair) starts on the playing loop's next bar line, and the new loop when it ends.</summary>

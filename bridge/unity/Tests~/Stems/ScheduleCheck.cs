@@ -4,7 +4,7 @@
 using System;
 using System.Globalization;
 using System.IO;
-using AdaptiveMusic.Stems;
+using AdaptiveMusicUnity.Stems;
 
 static class ScheduleCheck
 {
