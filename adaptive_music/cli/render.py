@@ -128,11 +128,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace, load_backend):
     """The backend, and a starting state when continuing a recording."""
+    backends.check_melody(args)
     if args.backend == "procedural":
         if args.prompt_audio:
             raise UsageError("--prompt-audio needs --backend musicgen")
         return load_backend("procedural"), None
-    model = backends.load_musicgen(args.model)
+    model = backends.load_musicgen(args.model, args.melody)
     if not args.prompt_audio:
         return model, None
     from ..models.musicgen import AudioPromptError, encode_prompt_audio
