@@ -116,20 +116,19 @@ def main() -> None:
     from musicgen_cpu import small_checkpoint
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.seconds:g} s of music per path")
-    with tempfile.TemporaryDirectory() as tmp:
-        families = [("mono (small)", small_checkpoint(Path(tmp) / "small"), None)]
-        if theme() is not None:
-            families.append(("melody (small width)", melody_checkpoint(Path(tmp) / "melody"), theme()))
-        for label, checkpoint, melody in families:
-            figures = {}
-            for path in PATHS:
+    families = [("mono (small)", small_checkpoint, None)]
+    if theme() is not None:
+        families.append(("melody (small width)", melody_checkpoint, theme()))
+    for label, build, melody in families:
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoint = build(Path(tmp) / "checkpoint")
+            loop = None
+            for path in PATHS:  # each printed as it is measured: a slow machine may not finish
                 out = subprocess.run(
                     [sys.executable, __file__, "--seconds", str(args.seconds), "--measure", path, str(checkpoint),
                      melody or "-"], capture_output=True, text=True, check=True)
-                figures[path] = json.loads(out.stdout.strip().splitlines()[-1])
-            loop = figures["loop"]["rtf"]
-            for path in PATHS:
-                f = figures[path]
+                f = json.loads(out.stdout.strip().splitlines()[-1])
+                loop = loop or f["rtf"]
                 print(f"{label:22s} {path:6s}  RTF {f['rtf']:.3f} ({f['rtf'] / loop:4.2f}x the loop's)  "
                       f"first audio {f['first']:6.2f} s  peak RSS {f['rss_gb']:.2f} GB", flush=True)
 
