@@ -30,12 +30,9 @@ from adaptive_music.models.musicgen import MusicgenModel, SamplingParams  # noqa
 TEXT = "dark ambient dungeon"
 
 
-def small_checkpoint(folder: Path) -> Path:
-    """musicgen-small's architecture (T5-base, EnCodec 32 kHz, 24-layer decoder), random weights."""
-    from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, T5Config
-    from transformers import MusicgenForConditionalGeneration
-
-    from musicgen_tiny import build_tokenizer
+def small_parts():
+    """musicgen-small's T5-base and EnCodec 32 kHz configs, and its decoder's settings."""
+    from transformers import EncodecConfig, T5Config
 
     text = T5Config(d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12, vocab_size=32128)
     audio = EncodecConfig(
@@ -44,17 +41,32 @@ def small_checkpoint(folder: Path) -> Path:
         num_lstm_layers=2, num_residual_layers=1, use_causal_conv=False, normalize=False,
         norm_type="weight_norm", use_conv_shortcut=False, target_bandwidths=[2.2],
     )
-    decoder = MusicgenDecoderConfig(
+    decoder = dict(
         vocab_size=2048, num_codebooks=4, hidden_size=1024, num_hidden_layers=24,
         num_attention_heads=16, ffn_dim=4096, max_position_embeddings=2048,
         pad_token_id=2048, bos_token_id=2048, decoder_start_token_id=2048,
     )
-    model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=decoder))
+    return text, audio, decoder
+
+
+def save_checkpoint(model, folder: Path) -> Path:
+    """Save a MusicGen model built from a config, with its special tokens and a tokenizer."""
+    from musicgen_tiny import build_tokenizer
+
     for key in ("pad_token_id", "bos_token_id", "decoder_start_token_id"):
         setattr(model.generation_config, key, 2048)
     model.save_pretrained(folder)
     build_tokenizer(folder)
     return folder
+
+
+def small_checkpoint(folder: Path) -> Path:
+    """musicgen-small's architecture (T5-base, EnCodec 32 kHz, 24-layer decoder), random weights."""
+    from transformers import MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration
+
+    text, audio, decoder = small_parts()
+    config = MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=MusicgenDecoderConfig(**decoder))
+    return save_checkpoint(MusicgenForConditionalGeneration(config), folder)
 
 
 def generate_runner(model: MusicgenModel, frames: int, guidance: float):

@@ -171,3 +171,17 @@ def build_family(path: Path, family: str, *, seed: int = 0) -> Path:
     else:
         MusicgenProcessor(EncodecFeatureExtractor(feature_size=1, sampling_rate=32000), tokenizer).save_pretrained(path)
     return path
+
+
+def damage(path: Path, word: str) -> Path:
+    """Overwrite the text embedding of ``word`` in the checkpoint at ``path`` with NaN, as
+    a corrupted download or an fp16 overflow would: prompts with that word fail, others play."""
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(path / "model.safetensors")
+    row = WORDS.index(word) + 3  # after <pad>, </s>, <unk>
+    for name in ("text_encoder.shared.weight", "text_encoder.encoder.embed_tokens.weight"):
+        if name in weights:
+            weights[name][row] = float("nan")
+    save_file(weights, path / "model.safetensors", metadata={"format": "pt"})
+    return path

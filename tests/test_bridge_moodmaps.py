@@ -70,3 +70,17 @@ def test_errors_name_line_table_and_key(text, line, where, message):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(MoodMapError, match="cannot read the mood map"):
         load_mood_map(tmp_path / "nope.toml")
+
+
+def test_melody_is_a_file_next_to_the_map(tmp_path):
+    (tmp_path / "themes").mkdir()
+    (tmp_path / "themes" / "main.ogg").write_bytes(b"OggS")  # existence is checked here, the audio at load
+    path = tmp_path / "moods.toml"
+    path.write_text('melody = "themes/main.ogg"\n[moods]\nboss = "epic battle"\n')
+    assert load_mood_map(path).melody == tmp_path / "themes" / "main.ogg"
+    assert load_mood_map(EXAMPLE).melody is None
+    path.write_text('melody = "themes/missing.ogg"\n[moods]\nboss = "epic battle"\n')
+    with pytest.raises(MoodMapError, match=r"moods\.toml:1: melody: no such file: .*missing\.ogg"):
+        load_mood_map(path)
+    with pytest.raises(MoodMapError, match="melody: must be a non-empty string"):
+        parse_mood_map("melody = 3\n")

@@ -43,6 +43,7 @@ def test_render_plot(tmp_path):
     (["--mood", "calm", "--seconds", "4", "--at", "9", "battle"], "outside the music (0 to 4 s)"),
     (["--mood", "calm", "--seconds", "4", "--at", "-1", "battle"], "outside the music"),
     (["--mood", "calm", "--seconds", "4", "--intensity", "nan"], "intensity"),
+    (["--mood", "calm", "--seconds", "4", "--melody", "theme.ogg"], "--melody needs --backend musicgen"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, needle):
     out = tmp_path / "x.wav"

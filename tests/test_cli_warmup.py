@@ -38,7 +38,18 @@ def test_slow_backend_falls_back_to_procedural(tiny, capsys):
     # No machine runs the tiny model 10^6 times faster than real time: this one counts as slow.
     live = warmup.prepare(args(tiny, min_rtf=1e6), ahead=0.1, seconds=None)
     assert live.backend == "procedural" and live.rtf < 1e6
+    assert live.fallback.startswith("musicgen is too slow for real time here")  # for status
     assert "playing the procedural backend instead" in capsys.readouterr().err
+
+
+def test_backend_failing_in_warm_up_falls_back_with_the_reason(tmp_path, capsys):
+    from musicgen_tiny import damage
+
+    broken = damage(build_tiny_musicgen(tmp_path / "broken"), "ambient")  # the warm-up prompt
+    live = warmup.prepare(args(str(broken), min_rtf=0.01), ahead=0.1, seconds=None)
+    assert live.backend == "procedural"
+    assert live.fallback.startswith("musicgen failed during warm-up: FloatingPointError")
+    assert live.fallback in capsys.readouterr().err
 
 
 def test_slow_backend_prebuffers_a_bounded_piece(tiny, capsys):

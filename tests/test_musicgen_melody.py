@@ -175,3 +175,17 @@ def test_a_melody_on_a_text_only_checkpoint_is_refused(tmp_path):
     soundfile.write(path, tone(440.0, 1.0), SR)
     with pytest.raises(MusicgenLoadError, match="needs a MusicGen-melody checkpoint"):
         MusicgenModel.load(str(mono), melody=path)
+
+
+def test_cli_bad_melody_is_one_line_exit_2(checkpoint, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.wav"
+    result = subprocess.run(
+        [sys.executable, "-m", "adaptive_music.cli.main", "render", "--backend", "musicgen", "--model",
+         str(checkpoint), "--melody", str(tmp_path / "missing.ogg"), "--mood", "calm", "--seconds", "1",
+         "-o", str(out)], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert result.returncode == 2 and not out.exists()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"adaptive-music render: error: cannot read melody {tmp_path}")

@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace, load_backend):
     """The backend, and a starting state when continuing a recording."""
+    backends.check_melody(args)
     if args.backend == "procedural":
         if args.prompt_audio:
             raise UsageError("--prompt-audio needs --backend musicgen")
@@ -144,7 +145,7 @@ def _load(args: argparse.Namespace, load_backend):
         if model.renderer == "builtin" and args.soundfont == "auto":
             print(f"adaptive-music render: {model.renderer_notice}", file=sys.stderr)
         return model, None
-    model = backends.load_musicgen(args.model)
+    model = backends.load_musicgen(args.model, args.melody)
     if not args.prompt_audio:
         return model, None
     from ..models.musicgen import AudioPromptError, encode_prompt_audio

@@ -113,6 +113,8 @@ def _serve(args: argparse.Namespace) -> int:
     except (MoodMapError, OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.melody is None and moods.melody is not None and args.backend == "musicgen":
+        args.melody = str(moods.melody)  # the map's theme, unless --melody names another
     live = warmup.prepare(args, args.ahead, seconds=None)
     sink = ClockedFileSink(args.record) if mode == "file" else EngineOutput() if mode == "engine" else None
     try:

@@ -43,11 +43,12 @@ class LiveBackend:
 
 def prepare(args: argparse.Namespace, ahead: float, seconds: float | None) -> LiveBackend:
     """Load ``args.backend``; time a neural one and apply ``args.slow`` if it cannot keep up."""
+    if args.backend not in ("procedural", "musicgen"):
+        raise UsageError(f"unknown backend {args.backend!r}; choose procedural or musicgen")
+    backends.check_melody(args)
     if args.backend == "procedural":
         return LiveBackend("procedural", ahead)
-    if args.backend != "musicgen":
-        raise UsageError(f"unknown backend {args.backend!r}; choose procedural or musicgen")
-    model = backends.load_musicgen(args.model)
+    model = backends.load_musicgen(args.model, args.melody)
     from ..models.musicgen import measure_rtf
 
     config = model.default_config()

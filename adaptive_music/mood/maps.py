@@ -21,6 +21,10 @@ A map has four optional tables::
     # intensity_param = "danger"  taken from the event's params, in [0, 1]
     stinger = "discovery"   # a name from [stingers] or a stinger text
 
+A map may also name a theme before its tables, ``melody = "theme.ogg"`` (relative to
+the map's folder): with a MusicGen-melody checkpoint, ``serve`` conditions all the music
+on it, so each mood is a variation of that theme.
+
 Every value is checked at load, mood texts by reading them as
 :func:`~adaptive_music.mood.text.parse_mood` does (so a map fails the same way
 whichever backend plays); an error names the file, line, table and key.
@@ -97,6 +101,8 @@ class MoodMap:
     stingers: Mapping[str, str] = dataclasses.field(default_factory=dict)
     quantize: str = "now"
     ramp: float = 0.0
+    melody: Path | None = None
+    """The theme file for MusicGen-melody, or None."""
 
     def mood_text(self, name_or_text: str) -> str:
         """The text of a named mood, or ``name_or_text`` itself."""
@@ -141,7 +147,13 @@ def load_mood_map(path: str | Path) -> MoodMap:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MoodMapError(str(path), None, "", f"cannot read the mood map ({exc.strerror})") from None
-    return parse_mood_map(text, str(path))
+    moods = parse_mood_map(text, str(path))
+    if moods.melody is None:
+        return moods
+    melody = path.parent / moods.melody
+    if not melody.is_file():
+        _Checker(text, str(path)).fail((), "melody", f"no such file: {melody}")
+    return dataclasses.replace(moods, melody=melody)
 
 
 def parse_mood_map(text: str, source: str = "<mood map>") -> MoodMap:
@@ -153,8 +165,9 @@ def parse_mood_map(text: str, source: str = "<mood map>") -> MoodMap:
         raise MoodMapError(source, line, "", f"not valid TOML: {exc}") from None
     check = _Checker(text, source)
     for key in doc:
-        if key not in _TABLES:
-            check.fail((), key, f"unknown table; a mood map has {', '.join(_TABLES)}")
+        if key not in _TABLES and key != "melody":
+            check.fail((), key, f"unknown table; a mood map has {', '.join(_TABLES)} (and a melody file)")
+    melody = check.string(doc, (), "melody")
     defaults = check.table(doc, ("defaults",))
     for key in defaults:
         if key not in ("quantize", "ramp"):
@@ -197,7 +210,8 @@ def parse_mood_map(text: str, source: str = "<mood map>") -> MoodMap:
     for name, rule in events.items():
         if rule.mood is not None and rule.mood not in moods.values():
             check.mood(("events", name), "mood", rule.mood)
-    return MoodMap(events=events, moods=moods, stingers=stingers, quantize=quantize, ramp=ramp)
+    return MoodMap(events=events, moods=moods, stingers=stingers, quantize=quantize, ramp=ramp,
+                   melody=None if melody is None else Path(melody))
 
 
 def _line_in_message(message: str) -> int | None:

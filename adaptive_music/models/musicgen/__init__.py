@@ -1,6 +1,8 @@
-"""MusicGen backend: real MusicGen checkpoints through transformers, decoded by our own
-incremental loop (KV cache, per-condition cross-attention, weighted-prompt guidance)."""
+"""MusicGen backend: real MusicGen checkpoints through transformers (text, stereo and
+melody families), decoded by our own incremental loop (KV cache, per-condition
+cross-attention or condition prefix, weighted-prompt guidance)."""
 
+from .chroma import melody_chroma, read_melody
 from .codec import encode_prompt_audio
 from .decoder import TextCondition
 from .errors import AudioPromptError, MusicgenLoadError
@@ -16,4 +18,6 @@ __all__ = [
     "TextCondition",
     "encode_prompt_audio",
     "measure_rtf",
+    "melody_chroma",
+    "read_melody",
 ]
