@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const WINDOW_MS = 6000;          // the timeline shows the last six seconds
 const marks = [];                // {t, kind: "beat"|"bar"|"start"|"end", label}
-const studio = { beatsDrawn: 0, firstBeatDrawnAt: null, events: {} };
+const studio = { beatsDrawn: 0, firstBeatDrawnAt: null, events: {}, lastMoodStart: null };
 window.studio = studio;          // for tests and bench: what the page has seen
 
 async function api(path, options = {}) {
@@ -88,6 +88,7 @@ function onEvent(message) {
   if (topic === "beat") marks.push({ t, kind: data.beat === 0 ? "bar" : "beat", label: `${data.bar}.${data.beat + 1}` });
   else if (topic === "mood") {
     marks.push({ t, kind: data.phase, label: data.text });
+    if (data.phase === "start") studio.lastMoodStart = { t, text: data.text };
     const li = document.createElement("li");
     li.className = `mood-${data.phase}`;
     li.textContent = `${data.phase} at ${Number(data.seconds).toFixed(2)} s: ${data.text} (intensity ${Number(data.intensity).toFixed(2)})`;
