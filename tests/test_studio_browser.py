@@ -41,6 +41,10 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
             page.click("#events button[data-name=enemy_spotted]")
             start = page.wait_for_selector("#transitions li.mood-start", timeout=20_000)
             assert SHIPPED.moods["combat"] in start.text_content()
+            # The free-text box shows explain-mood's reading, unknown words included.
+            page.fill("#mood-text", "grim zorp strings")
+            page.wait_for_selector("#explain .unknown:has-text('zorp')")
+            assert "valence" in page.locator("#explain").text_content()
             # The slider sets the intensity (read back over the bridge).
             page.locator("#intensity").fill("0.25")
             with Client(studio.commands, studio.events, timeout=10) as bridge:
