@@ -99,6 +99,11 @@ function onEvent(message) {
 }
 
 function showStatus(s) {
+  const slider = $("intensity");
+  if (document.activeElement !== slider) {  // follow the music unless the designer is dragging it
+    slider.value = s.intensity;
+    $("intensity-value").textContent = Number(s.intensity).toFixed(2);
+  }
   const rows = [
     ["mood", s.mood], ["intensity", Number(s.intensity).toFixed(2)], ["backend", s.backend + (s.fallback ? ` (fallback: ${s.fallback})` : "")],
     ["output", s.output], ["buffered", `${Number(s.buffered).toFixed(3)} s`], ["underruns", s.underruns],
