@@ -175,6 +175,11 @@ def test_binds_loopback_only(studio):
                    Path("/proc/net/tcp6").read_text().splitlines()[1:])
 
 
-def test_studio_needs_a_map_file(capsys):
-    assert main(["studio", "--no-audio"]) == 2
-    assert "--moods FILE is needed" in capsys.readouterr().err
+def test_studio_needs_a_readable_map_file(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exited:
+        main(["studio", "--no-audio"])
+    assert exited.value.code == 2 and "--moods" in capsys.readouterr().err
+    missing = tmp_path / "missing.toml"
+    assert main(["studio", "--no-audio", "--moods", str(missing)]) == 2
+    assert capsys.readouterr().err == f"adaptive-music studio: error: {missing}: cannot read the mood map " \
+        "(No such file or directory)\n"

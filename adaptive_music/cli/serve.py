@@ -45,14 +45,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     keygen.set_defaults(run=run, bridge_command="keygen")
 
 
-def add_live_arguments(parser: argparse.ArgumentParser, commands: str, events: str) -> None:
+def add_live_arguments(parser: argparse.ArgumentParser, commands: str, events: str, *,
+                       moods: str = "TOML mood map for game events (default: the shipped action-adventure example)",
+                       moods_required: bool = False) -> None:
     """The arguments of a live soundtrack behind a bridge server (``serve`` and ``studio``)."""
     parser.add_argument("--commands", default=commands, metavar="ADDR",
                         help=f"ZeroMQ address for commands (default {commands}; port * picks a free one)")
     parser.add_argument("--events", default=events, metavar="ADDR",
                         help=f"ZeroMQ address for events (default {events})")
-    parser.add_argument("--moods", type=Path, metavar="FILE",
-                        help="TOML mood map for game events (default: the shipped action-adventure example)")
+    parser.add_argument("--moods", type=Path, metavar="FILE", required=moods_required, help=moods)
     parser.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
     warmup.add_arguments(parser)
     parser.add_argument("--mood", default="calm exploration, soft strings",

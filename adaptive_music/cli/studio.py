@@ -22,7 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "on http://127.0.0.1:PORT/: fire the map's events, moods and stingers, watch the beat grid, edit "
         "and save the map. The page is a bridge client. Stop with Ctrl-C or SIGTERM.",
     )
-    add_live_arguments(studio, LOOPBACK_ANY_PORT, LOOPBACK_ANY_PORT)
+    add_live_arguments(studio, LOOPBACK_ANY_PORT, LOOPBACK_ANY_PORT, moods_required=True,
+                       moods="TOML mood map the studio plays, and saves edits to (required)")
     studio.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"the page's port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
     studio.set_defaults(run=run)
@@ -37,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
         if exc.name != "aiohttp":
             raise
         raise UsageError("the studio needs aiohttp: pip install 'adaptive-music[studio]'") from None
-    if args.moods is None:
-        raise UsageError("--moods FILE is needed: the studio edits that mood map")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in 0..65535, got {args.port}")
     map_file = MapFile(args.moods)
