@@ -15,15 +15,20 @@ STUDIO = [sys.executable, "-m", "adaptive_music.cli.main", "studio"]
 
 
 class Studio:
-    """A running studio: its page address, bridge addresses, map file and recording."""
+    """A running studio: its page address, bridge addresses, map file and recording.
 
-    def __init__(self, directory: Path) -> None:
+    It plays to a clocked file sink (``--no-audio --record``), or with ``engine``
+    waits for a puller (``--output engine``: the page's browser audio).
+    """
+
+    def __init__(self, directory: Path, *, engine: bool = False) -> None:
         self.map = directory / "my_game.toml"
         self.map.write_bytes(EXAMPLE.read_bytes())
         self.recording = directory / "out.wav"
         self.log = tempfile.TemporaryFile("w+")  # a file, not a pipe nobody reads
+        output = ["--output", "engine"] if engine else ["--no-audio", "--record", str(self.recording)]
         self.process = subprocess.Popen(
-            STUDIO + ["--moods", str(self.map), "--port", "0", "--no-audio", "--record", str(self.recording)],
+            STUDIO + ["--moods", str(self.map), "--port", "0", *output],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.process.stdout.readline()
         found = re.search(r"studio on http://127\.0\.0\.1:(\d+)/ bridge commands on (\S+) events on (\S+)", line)

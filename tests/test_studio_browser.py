@@ -1,6 +1,9 @@
 """The studio page in Debian's Chromium, driven by Playwright (never a downloaded browser)."""
 
+import re
 import shutil
+import signal
+import time
 
 import pytest
 
@@ -70,3 +73,39 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
             browser.close()
     finally:
         studio.stop()
+
+
+def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
+    """The page's AudioWorklet pulls the soundtrack (``--output engine``) on the browser's audio clock;
+    a stalled server shows up as worklet underruns on the page, and playback resumes after it."""
+    studio = Studio(tmp_path, engine=True)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                                 args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{studio.port}/")
+            page.click("#listen")
+            page.wait_for_function("window.studio.audio && window.studio.audio.played > 0", timeout=20_000)
+            page.wait_for_timeout(3000)
+            before = page.evaluate("window.studio.audio")
+            studio.process.send_signal(signal.SIGSTOP)  # the server stalls for longer than the worklet's buffer
+            time.sleep(2.0)
+            studio.process.send_signal(signal.SIGCONT)
+            page.wait_for_function(f"window.studio.audio.played > {before['played']} + 48000", timeout=20_000)
+            after = page.evaluate("window.studio.audio")
+            shown = page.locator("#browser-audio").text_content()
+            opened = page.evaluate("window.studio.audioOpen")
+            with Client(studio.commands, studio.events, timeout=10) as bridge:
+                status = bridge.status()
+            beats = page.evaluate("window.studio.beatsDrawn")
+            browser.close()
+    finally:
+        studio.stop()
+    assert opened["sample_rate"] == 48000 and opened["channels"] == 2
+    assert before["played"] >= 48000 * 2  # seconds of music played on the browser's clock
+    assert after["underruns"] > before["underruns"]  # the stall was heard as underruns, and counted ...
+    assert int(re.search(r"underruns (\d+)", shown).group(1)) >= after["underruns"] > 0  # ... and shown
+    assert after["gaps"] == 0  # every block started where the last ended: nothing lost, nothing skipped
+    assert status["output"] == "engine" and status["position"] >= after["received"]
+    assert beats > 0  # the beat grid still comes from the bridge's events

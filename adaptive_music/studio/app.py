@@ -3,7 +3,8 @@
 Page actions (``POST /api/action``) become bridge requests on one
 :class:`~adaptive_music.bridge.Client`, whose blocking calls run on one worker
 thread that owns its socket. The bridge's published events are read from a SUB
-socket and forwarded, unchanged, to every page over ``/ws``.
+socket and forwarded, unchanged, to every page over ``/ws``. With an engine
+output the page may also pull the audio itself over ``/audio`` (browser_audio).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_NAME = 200
 """Longest event, mood or stinger name, or mood text, a page may send."""
-_STATIC = {"studio.js": "text/javascript", "studio.css": "text/css"}
+_STATIC = {"studio.js": "text/javascript", "pcm-player.js": "text/javascript", "studio.css": "text/css"}
 
 MAP = web.AppKey("map", MapFile)
 MOODS = web.AppKey("moods", list)  # [MoodMap]: the map in use
@@ -57,6 +58,7 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app.router.add_get("/api/explain", _explain)
     app.router.add_post("/api/action", _action)
     app.router.add_get("/ws", _websocket)
+    app.router.add_get("/audio", _audio)
     app.cleanup_ctx.append(_bridge_client)
     return app
 
@@ -220,6 +222,12 @@ def _bridge_call(action: Any, moods: MoodMap) -> Callable[[Client], dict]:
     if kind == "mood":  # a named mood or a free text, changed as the map's defaults say
         return lambda client: client.set_mood(name, quantize=moods.quantize, ramp=moods.ramp)
     raise ValueError(f"unknown action type {kind!r:.40}")
+
+
+async def _audio(request: web.Request) -> web.WebSocketResponse:
+    from .browser_audio import audio_socket
+
+    return await audio_socket(request, request.app[BRIDGE]["commands"])
 
 
 async def _websocket(request: web.Request) -> web.WebSocketResponse:

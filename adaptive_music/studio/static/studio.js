@@ -156,6 +156,44 @@ function draw() {
   requestAnimationFrame(draw);
 }
 
+// Browser audio: the worklet pulls the soundtrack over /audio (needs --output engine).
+async function listen() {
+  $("listen").disabled = true;
+  const context = new AudioContext({ sampleRate: 48000, latencyHint: "interactive" });
+  await context.audioWorklet.addModule("/static/pcm-player.js");
+  const player = new AudioWorkletNode(context, "pcm-player", {
+    outputChannelCount: [2], processorOptions: { bufferSeconds: 0.5 },
+  });
+  player.connect(context.destination);
+  const ws = new WebSocket(`ws://${location.host}/audio`);
+  ws.binaryType = "arraybuffer";
+  const asks = [];
+  ws.onopen = () => ws.send(JSON.stringify({ open: { sample_rate: context.sampleRate, channels: 2 } }));
+  ws.onmessage = (m) => {
+    if (typeof m.data === "string") {
+      const reply = JSON.parse(m.data);
+      if (reply.error) { $("browser-audio").textContent = reply.error; return; }
+      studio.audioOpen = reply;
+      for (const ask of asks.splice(0)) ws.send(JSON.stringify(ask));
+      return;
+    }
+    const position = Number(new DataView(m.data).getBigUint64(0, true));
+    const pcm = new Float32Array(m.data.slice(8));
+    player.port.postMessage({ position, pcm }, [pcm.buffer]);
+  };
+  player.port.onmessage = ({ data }) => {
+    if (data.pull) {
+      if (studio.audioOpen) ws.send(JSON.stringify({ pull: data.pull })); else asks.push({ pull: data.pull });
+    } else if (data.stats) {
+      studio.audio = { ...data.stats, outputLatency: context.outputLatency, baseLatency: context.baseLatency };
+      const s = studio.audio;
+      $("browser-audio").textContent = `underruns ${s.underruns} · buffered ${(1000 * s.buffered / context.sampleRate).toFixed(0)} ms`
+        + ` · output latency ${(1000 * (s.outputLatency + s.baseLatency)).toFixed(0)} ms · received ${(s.received / context.sampleRate).toFixed(1)} s`;
+    }
+  };
+  await context.resume();
+}
+
 async function saveMap() {
   $("map-error").textContent = ""; $("map-saved").textContent = "";
   try {
@@ -172,6 +210,7 @@ $("intensity").addEventListener("change", () => act({ type: "intensity", value: 
 $("pause").addEventListener("click", () => act({ type: "pause" }));
 $("resume").addEventListener("click", () => act({ type: "resume" }));
 $("save").addEventListener("click", saveMap);
+$("listen").addEventListener("click", () => listen().catch((e) => { $("browser-audio").textContent = e.message; }));
 loadMap().catch((e) => { $("action-error").textContent = e.message; });
 connect();
 requestAnimationFrame(draw);
