@@ -5,10 +5,12 @@ import shutil
 import signal
 import time
 
+import numpy as np
 import pytest
 
 from adaptive_music.bridge import Client
 from adaptive_music.mood.maps import EXAMPLE, load_mood_map
+from adaptive_music.playback.feed import GeneratorSpec, render_controls
 
 pytest.importorskip("aiohttp", reason="the studio needs aiohttp (pip install 'adaptive-music[studio]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (its browser comes from apt)")
@@ -16,6 +18,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 from studio_process import Studio  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
+DEFAULT_MOOD = "calm exploration, soft strings"  # the studio's (and serve's) starting mood
 SHIPPED = load_mood_map(EXAMPLE)
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
@@ -96,6 +99,7 @@ def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
             after = page.evaluate("window.studio.audio")
             shown = page.locator("#browser-audio").text_content()
             opened = page.evaluate("window.studio.audioOpen")
+            head = page.evaluate("window.studio.audioHead.blocks")
             with Client(studio.commands, studio.events, timeout=10) as bridge:
                 status = bridge.status()
             beats = page.evaluate("window.studio.beatsDrawn")
@@ -107,5 +111,11 @@ def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
     assert after["underruns"] > before["underruns"]  # the stall was heard as underruns, and counted ...
     assert int(re.search(r"underruns (\d+)", shown).group(1)) >= after["underruns"] > 0  # ... and shown
     assert after["gaps"] == 0  # every block started where the last ended: nothing lost, nothing skipped
+    # The PCM the page received is the soundtrack's own stream: seed 0, the default mood, no controls.
+    expected = render_controls(GeneratorSpec("procedural", DEFAULT_MOOD).build(), [], 2 * 48000)
+    assert head[0]["position"] == 0 and sum(len(b["samples"]) for b in head) >= 2 * 48000
+    for block in head:
+        pcm = np.asarray(block["samples"], np.float32).reshape(-1, 2)
+        np.testing.assert_array_equal(pcm, expected[block["position"]: block["position"] + len(pcm)])
     assert status["output"] == "engine" and status["position"] >= after["received"]
     assert beats > 0  # the beat grid still comes from the bridge's events

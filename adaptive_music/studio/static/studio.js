@@ -157,6 +157,8 @@ function draw() {
 }
 
 // Browser audio: the worklet pulls the soundtrack over /audio (needs --output engine).
+const AUDIO_HEAD_FRAMES = 48000;
+studio.audioHead = { frames: 0, blocks: [] };
 async function listen() {
   $("listen").disabled = true;
   const context = new AudioContext({ sampleRate: 48000, latencyHint: "interactive" });
@@ -179,6 +181,10 @@ async function listen() {
     }
     const position = Number(new DataView(m.data).getBigUint64(0, true));
     const pcm = new Float32Array(m.data.slice(8));
+    if (studio.audioHead.frames < AUDIO_HEAD_FRAMES) {  // kept for tests: what the page received first
+      studio.audioHead.blocks.push({ position, samples: Array.from(pcm) });
+      studio.audioHead.frames += pcm.length / 2;
+    }
     player.port.postMessage({ position, pcm }, [pcm.buffer]);
   };
   player.port.onmessage = ({ data }) => {
