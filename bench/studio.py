@@ -9,9 +9,12 @@ process, with the page in Debian's headless Chromium (Playwright):
   bridge `event` by a Python client until its SUB socket has the start event.
   Both use events with quantize "now", alternating, so the beat grid does not
   enter; the difference is what the studio's path (HTTP, bridge client,
-  WebSocket forwarding) adds.
+  WebSocket forwarding) adds;
+- browser audio (``--output engine``, the page's AudioWorklet pulling): worklet
+  underruns over ``--listen`` seconds, and its latency: the worklet's buffer
+  (sampled each second) plus the AudioContext's base and output latency.
 
-    python bench/studio.py [--loads 5] [--trials 20]
+    python bench/studio.py [--loads 5] [--trials 20] [--listen 60]
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--listen", type=float, default=60.0, metavar="SECONDS")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         studio = Studio(Path(directory))
@@ -84,6 +88,7 @@ def main() -> None:
                 browser.close()
         finally:
             studio.stop()
+    listened = _listen(args.listen)
     print(f"machine: {platform.node()} {platform.machine()}, Python {platform.python_version()}")
     print(f"page load to first beat drawn: median {np.median(loads):.0f} ms, max {max(loads):.0f} ms "
           f"({args.loads} loads)")
@@ -92,6 +97,34 @@ def main() -> None:
         print(f"{label}: p50 {np.percentile(values, 50):.1f} ms, p95 {np.percentile(values, 95):.1f} ms")
     print(f"studio path adds: p50 {np.percentile(clicks, 50) - np.percentile(bridged, 50):+.1f} ms, "
           f"p95 {np.percentile(clicks, 95) - np.percentile(bridged, 95):+.1f} ms ({args.trials} trials each)")
+    audio, buffered_ms = listened
+    device_ms = 1000 * (audio["baseLatency"] + audio["outputLatency"])
+    print(f"browser audio over {args.listen:g} s: {audio['underruns']} worklet underruns (128-frame quanta), "
+          f"{audio['gaps']} gaps; latency = buffer median {np.median(buffered_ms):.0f} ms "
+          f"(min {min(buffered_ms):.0f}) + device {device_ms:.0f} ms")
+
+
+def _listen(seconds: float) -> tuple[dict, list[float]]:
+    """Play the engine output in the page for ``seconds``; its worklet stats and buffer samples (ms)."""
+    with tempfile.TemporaryDirectory() as directory:
+        studio = Studio(Path(directory), engine=True)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{studio.port}/")
+                page.click("#listen")
+                page.wait_for_function("window.studio.audio && window.studio.audio.played > 0", timeout=30_000)
+                buffered = []
+                for _ in range(int(seconds)):
+                    time.sleep(1.0)
+                    buffered.append(page.evaluate("window.studio.audio.buffered") / 48.0)
+                audio = page.evaluate("window.studio.audio")
+                browser.close()
+        finally:
+            studio.stop()
+    return audio, buffered
 
 
 if __name__ == "__main__":
