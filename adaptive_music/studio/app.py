@@ -88,6 +88,7 @@ async def _bridge_client(app: web.Application):
     bridge["client"] = await loop.run_in_executor(worker, Client, bridge["commands"], bridge["events"])
     bridge["worker"] = worker
     forward = asyncio.create_task(_forward_events(app))
+    forward.add_done_callback(_forwarding_stopped)
     try:
         yield
     finally:
@@ -111,6 +112,11 @@ async def _forward_events(app: web.Application) -> None:
             await _broadcast(app, {"topic": event.topic, "data": event.data})
     finally:
         subscription.close()
+
+
+def _forwarding_stopped(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:  # the pages would go quiet without a word
+        log.error("forwarding the bridge's events to the pages failed", exc_info=task.exception())
 
 
 async def _broadcast(app: web.Application, message: dict) -> None:
