@@ -16,6 +16,7 @@ if command -v apt-get >/dev/null; then
     packages="$packages vorbis-tools sndfile-programs mono-mcs"  # stems: real tag/chunk readers, the Unity player logic
     # Sampled instruments: FluidSynth and a General MIDI SoundFont (FluidR3_GM, MIT), so CI tests that path.
     packages="$packages libfluidsynth3 fluid-soundfont-gm"
+    packages="$packages chromium"  # the studio's Playwright test drives Debian's browser, never a downloaded one
     command -v npm >/dev/null || packages="$packages nodejs npm"
     # The C# client core's tests: mcs compiles it, mono runs its harness (tests/test_bridge_csharp.py).
     command -v mcs >/dev/null || packages="$packages mono-mcs mono-runtime"

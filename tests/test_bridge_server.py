@@ -404,3 +404,40 @@ def test_run_serves_in_the_calling_thread_until_stopped(soundtrack):
     server.stop()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_replace_moods_while_a_client_sends_events(server, client):
+    """Requests keep being answered, by the old map or the new one, while the map is swapped."""
+    from adaptive_music.mood.maps import parse_mood_map
+
+    old = server.moods
+    new = parse_mood_map(EXAMPLE.read_text().replace("[events.player_hit]", "[events.player_stung]"), "edited.toml")
+    answers = []
+
+    done = threading.Event()
+
+    def send_events():
+        with Client(server.commands_endpoint, server.events_endpoint, timeout=5) as sender:
+            while not done.is_set():
+                for name in ("player_hit", "player_stung"):
+                    try:
+                        sender.event(name)
+                        answers.append(name)
+                    except BridgeError as exc:
+                        answers.append(exc.code)
+
+    sender = threading.Thread(target=send_events)
+    sender.start()
+    for moods in (new, old, new, new):
+        seen = len(answers)
+        assert wait_for(lambda: len(answers) > seen + 4)  # requests go on between swaps
+        server.replace_moods(moods)
+    done.set()
+    sender.join(20)
+    assert set(answers) <= {"player_hit", "player_stung", "unknown_event"}
+    assert "player_hit" in answers and "player_stung" in answers
+    assert server.moods is new
+    assert "player_stung" in client.hello()["events"] and "player_hit" not in client.hello()["events"]
+    with pytest.raises(TypeError):
+        server.replace_moods({"events": {}})
+    assert client.status()["error"] is None

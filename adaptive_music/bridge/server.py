@@ -107,6 +107,16 @@ class Server:
         """The soundtrack's :class:`~adaptive_music.playback.engine_output.EngineOutput`, if an engine pulls it."""
         self._audio_client: bytes | None = None  # the connection that sent the latest audio_open
 
+    def replace_moods(self, moods: MoodMap) -> None:
+        """Resolve requests with ``moods`` from now on (a studio saved an edited map).
+
+        Safe from any thread: a request reads :attr:`moods` once, so it sees the
+        old map or the new one, never a mix; the music plays on unchanged.
+        """
+        if not isinstance(moods, MoodMap):
+            raise TypeError(f"replace_moods takes a MoodMap, got {type(moods).__name__}")
+        self.moods = moods
+
     # Lifecycle ---------------------------------------------------------
 
     def start(self, timeout: float = 10.0) -> "Server":
@@ -305,6 +315,7 @@ class Server:
     # Handlers ----------------------------------------------------------
 
     def _hello(self) -> dict:
+        moods = self.moods  # one read: a studio may replace the map meanwhile
         fields = {
             "server": "adaptive-music",
             "protocol": p.VERSION,
@@ -317,9 +328,9 @@ class Server:
             types=[t for t in p.REQUEST_TYPES if self.engine is not None or t not in p.AUDIO_TYPES],
             topics=list(p.TOPICS),
             params=list(p.PARAMS),
-            events=sorted(self.moods.events),
-            moods=sorted(self.moods.moods),
-            stingers=sorted(self.moods.stingers),
+            events=sorted(moods.events),
+            moods=sorted(moods.moods),
+            stingers=sorted(moods.stingers),
             limits=self.limits.as_dict(),
         )
         return fields

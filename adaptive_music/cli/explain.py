@@ -15,15 +15,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..mood.text import MoodError, explain_mood
-
+def explanation(text: str) -> dict:
+    """What ``explain-mood --json`` prints for ``text``: :func:`~adaptive_music.mood.text.explain_mood`
+    plus the procedural ensemble. Raises MoodError for a text that is no mood."""
     from ..models.procedural.arrangement import ensemble
-    from ..mood.text import parse_mood
+    from ..mood.text import explain_mood, parse_mood
+
+    info = explain_mood(text)
+    info["ensemble"] = ensemble(text, parse_mood(text)).describe()
+    return info
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..mood.text import MoodError
 
     try:
-        info = explain_mood(args.text)
-        info["ensemble"] = ensemble(args.text, parse_mood(args.text)).describe()
+        info = explanation(args.text)
     except MoodError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

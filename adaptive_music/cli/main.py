@@ -9,7 +9,7 @@ import sys
 from .errors import EXIT_USAGE, UsageError
 
 # Each module has add_parser(subparsers) and run(args) -> int.
-_SUBCOMMANDS = ("render", "explain", "play", "serve", "stems")
+_SUBCOMMANDS = ("render", "explain", "play", "serve", "stems", "studio")
 
 
 def build_parser() -> argparse.ArgumentParser:

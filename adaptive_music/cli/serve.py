@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import signal
 import sys
 from pathlib import Path
+from typing import Any, Iterator
 
 from . import warmup
 from .errors import UsageError
 
 EXIT_NO_DEVICE = 1
-EXIT_CANNOT_BIND = 1
 OUTPUTS = ("device", "engine", "file")
 
 
@@ -27,31 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Play a live soundtrack and serve the bridge protocol (bridge/PROTOCOL.md): "
         "commands on a ROUTER socket, events on a PUB socket. Stop with Ctrl-C or SIGTERM.",
     )
-    serve.add_argument("--commands", default=DEFAULT_COMMANDS, metavar="ADDR",
-                       help=f"ZeroMQ address for commands (default {DEFAULT_COMMANDS}; port * picks a free one)")
-    serve.add_argument("--events", default=DEFAULT_EVENTS, metavar="ADDR",
-                       help=f"ZeroMQ address for events (default {DEFAULT_EVENTS})")
-    serve.add_argument("--moods", type=Path, metavar="FILE",
-                       help="TOML mood map for game events (default: the shipped action-adventure example)")
-    serve.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
-    warmup.add_arguments(serve)
-    serve.add_argument("--mood", default="calm exploration, soft strings",
-                       help="starting mood: a text, or a name from the mood map")
-    serve.add_argument("--seed", type=int, default=0)
-    serve.add_argument("--ahead", type=float, default=0.05, metavar="SECONDS",
-                       help="music generated ahead of the output (default 0.05, which keeps set_mood within "
-                       "200 ms of being heard); raise it if status reports underruns (see bench/bridge.py)")
-    serve.add_argument("--output", choices=OUTPUTS, default=None,
-                       help="where the music goes: device (the default) plays it on a sound device; engine opens "
-                       "none, a game engine pulls it into its own mixer (audio_open/audio_pull, PROTOCOL.md); "
-                       "file is --no-audio")
-    output = serve.add_mutually_exclusive_group()
-    output.add_argument("--device", metavar="NAME", help="audio output device (default: the system default)")
-    output.add_argument("--no-audio", action="store_true",
-                        help="no sound card: run the same real-time pipeline against a clocked file sink "
-                        "(the same as --output file)")
-    serve.add_argument("--record", type=Path, metavar="WAV",
-                       help="with --output file (--no-audio), write the output to this WAV file")
+    add_live_arguments(serve, DEFAULT_COMMANDS, DEFAULT_EVENTS)
     serve.add_argument("--curve-keys", type=Path, metavar="DIR",
                        help="encrypt, and admit only clients with a key in DIR/clients (see keygen)")
     serve.set_defaults(run=run, bridge_command="serve")
@@ -66,6 +43,36 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     keygen.add_argument("--client", action="append", metavar="NAME",
                         help="name of a client key pair to create (repeatable; default: client)")
     keygen.set_defaults(run=run, bridge_command="keygen")
+
+
+def add_live_arguments(parser: argparse.ArgumentParser, commands: str, events: str, *,
+                       moods: str = "TOML mood map for game events (default: the shipped action-adventure example)",
+                       moods_required: bool = False) -> None:
+    """The arguments of a live soundtrack behind a bridge server (``serve`` and ``studio``)."""
+    parser.add_argument("--commands", default=commands, metavar="ADDR",
+                        help=f"ZeroMQ address for commands (default {commands}; port * picks a free one)")
+    parser.add_argument("--events", default=events, metavar="ADDR",
+                        help=f"ZeroMQ address for events (default {events})")
+    parser.add_argument("--moods", type=Path, metavar="FILE", required=moods_required, help=moods)
+    parser.add_argument("--backend", default="procedural", help="procedural (default) or musicgen")
+    warmup.add_arguments(parser)
+    parser.add_argument("--mood", default="calm exploration, soft strings",
+                        help="starting mood: a text, or a name from the mood map")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ahead", type=float, default=0.05, metavar="SECONDS",
+                        help="music generated ahead of the output (default 0.05, which keeps set_mood within "
+                        "200 ms of being heard); raise it if status reports underruns (see bench/bridge.py)")
+    parser.add_argument("--output", choices=OUTPUTS, default=None,
+                        help="where the music goes: device (the default) plays it on a sound device; engine opens "
+                        "none, a game engine pulls it into its own mixer (audio_open/audio_pull, PROTOCOL.md); "
+                        "file is --no-audio")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--device", metavar="NAME", help="audio output device (default: the system default)")
+    output.add_argument("--no-audio", action="store_true",
+                        help="no sound card: run the same real-time pipeline against a clocked file sink "
+                        "(the same as --output file)")
+    parser.add_argument("--record", type=Path, metavar="WAV",
+                        help="with --output file (--no-audio), write the output to this WAV file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +99,35 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from ..bridge.keys import ServerKeys
+
+    try:
+        curve = ServerKeys.load(args.curve_keys) if args.curve_keys else None
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        with serving(args, curve=curve) as server:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: server.stop())
+            # Tools and tests read the bound addresses from this line.
+            print(f"serving commands on {server.commands_endpoint} events on {server.events_endpoint}", flush=True)
+            server.wait()
+    except LiveFailed as exc:
+        print(f"adaptive-music serve: {exc}", file=sys.stderr)
+        return EXIT_NO_DEVICE
+    return 0
+
+
+class LiveFailed(Exception):
+    """The soundtrack or its bridge could not start (no sound device, an address taken): exit status 1."""
+
+
+@contextlib.contextmanager
+def serving(args: argparse.Namespace, *, curve: Any = None) -> Iterator[Any]:
+    """Start the live soundtrack and its bridge :class:`~adaptive_music.bridge.Server` from
+    :func:`add_live_arguments`' ``args``; yield the started server, stop both on exit.
+
+    Bad arguments raise UsageError, a missing device or an untakeable address LiveFailed.
+    """
     from ..bridge.server import Server
     from ..mood.maps import EXAMPLE, MoodMapError, load_mood_map
     from ..playback.device import ClockedFileSink, DeviceNotFoundError, NoAudioDeviceError
@@ -109,8 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--ahead must be between 0 and 10 seconds, got {args.ahead:g}")
     try:
         moods = load_mood_map(args.moods or EXAMPLE)
-        curve = ServerKeys.load(args.curve_keys) if args.curve_keys else None
-    except (MoodMapError, OSError, ValueError) as exc:
+    except MoodMapError as exc:
         raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.melody is None and moods.melody is not None and args.backend == "musicgen":
@@ -121,22 +156,18 @@ def _serve(args: argparse.Namespace) -> int:
         soundtrack = Soundtrack(backend=live.backend, seed=args.seed, mood=moods.mood_text(args.mood),
                                 device=args.device, sink=sink, ahead=live.ahead, fallback=live.fallback)
     except NoAudioDeviceError as exc:
-        print(f"adaptive-music serve: {exc}", file=sys.stderr)
-        return EXIT_NO_DEVICE
+        raise LiveFailed(str(exc)) from None
     except (DeviceNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     with soundtrack:
         server = Server(soundtrack, commands=args.commands, events=args.events, moods=moods, curve=curve)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: server.stop())
         try:
             server.start()
         except OSError as exc:
-            print(f"adaptive-music serve: {exc}", file=sys.stderr)
-            return EXIT_CANNOT_BIND
-        # Tools and tests read the bound addresses from this line.
-        print(f"serving commands on {server.commands_endpoint} events on {server.events_endpoint}", flush=True)
-        server.wait()
+            raise LiveFailed(str(exc)) from None
+        try:
+            yield server
+        finally:
+            server.stop()
     if args.record is not None:
         print(f"wrote {args.record}")
-    return 0

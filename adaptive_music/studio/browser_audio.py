@@ -1,0 +1,58 @@
+"""Browser audio: the page plays the music itself, its AudioWorklet pulling PCM over a WebSocket.
+
+With ``--output engine`` the soundtrack waits to be pulled, as a game engine
+pulls it (``audio_open``/``audio_pull``, bridge/PROTOCOL.md 1.1). Here the
+browser's audio clock is that engine: the worklet asks for frames as it plays
+them, each ask becomes an ``audio_pull`` on an
+:class:`~adaptive_music.bridge.EngineStream` of the page's own, and the block
+goes back as one binary message: the stream position (uint64 LE) then float32
+LE interleaved PCM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import struct
+
+from aiohttp import WSMsgType, web
+
+from ..bridge.client import EngineStream
+from ..bridge.protocol import BridgeError
+
+POSITION = struct.Struct("<Q")
+
+
+async def audio_socket(request: web.Request, commands: str) -> web.WebSocketResponse:
+    """Serve one page's pulls: ``{"open": {"sample_rate", "channels"}}`` once, then ``{"pull": frames}``."""
+    page = web.WebSocketResponse(max_msg_size=1024)
+    await page.prepare(request)
+    loop = asyncio.get_running_loop()
+    worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-audio")
+    stream: EngineStream | None = None
+    try:
+        async for message in page:
+            if message.type != WSMsgType.TEXT:
+                break
+            ask = json.loads(message.data)
+            if stream is None:
+                opened = ask.get("open") or {}
+                stream = await loop.run_in_executor(
+                    worker, lambda: EngineStream(commands, int(opened.get("sample_rate", 48000)),
+                                                 int(opened.get("channels", 2))))
+                await page.send_json({"sample_rate": stream.sample_rate, "channels": stream.channels,
+                                      "position": stream.position, "max_frames": stream.max_frames})
+                continue
+            position, pcm = await loop.run_in_executor(worker, stream.pull, int(ask["pull"]))
+            await page.send_bytes(POSITION.pack(position) + pcm.astype("<f4", copy=False).tobytes())
+    except BridgeError as exc:  # not an engine output, or a bad size: the page shows why
+        await page.send_json({"error": exc.message})
+    except (ValueError, KeyError, TypeError) as exc:
+        await page.send_json({"error": f"bad audio request: {exc}"})
+    finally:
+        if stream is not None:
+            await loop.run_in_executor(worker, stream.close)
+        worker.shutdown(wait=False)
+        await page.close()
+    return page
