@@ -95,11 +95,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NO_DEVICE
     except (DeviceNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    live = sys.stderr.isatty()
+    fallback = live.fallback
+    tty = sys.stderr.isatty()
     done = threading.Event()
     with music:
         threading.Thread(target=_read_moods, args=(music, args, done), daemon=True).start()
-        fallback = live.fallback
         while not (music.wait(0.1) or done.is_set()):
             status = music.status()
             if status["fallback"] != fallback:  # say it at once, not only on a terminal
@@ -109,11 +109,11 @@ def run(args: argparse.Namespace) -> int:
                 music.set_mood(changes.pop(0)[1], transition=args.transition, ramp=args.ramp)
             if status["error"]:
                 break
-            if live:
+            if tty:
                 sys.stderr.write("\r" + _status_line(status) + "\x1b[K")
                 sys.stderr.flush()
         status = music.status()
-    if live:
+    if tty:
         sys.stderr.write("\n")
     print(f"played {status['playhead']:.1f} s, {status['underruns']} underruns, "
           f"{status['output_underflows']} device underflows ({status['lost_seconds'] * 1000:.0f} ms of silence "
