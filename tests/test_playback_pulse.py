@@ -60,12 +60,13 @@ def pulse_sink():
 
 
 def align(capture: np.ndarray, reference: np.ndarray) -> int:
-    """Offset of ``reference`` in ``capture``, by FFT cross-correlation of its first second."""
-    a = capture.mean(axis=1).astype(np.float64)
-    b = reference[:48000].mean(axis=1).astype(np.float64)
-    n = 1 << (len(a) + len(b)).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)[: len(a) - len(b) + 1]
-    return int(np.argmax(corr))
+    """Offset of ``reference`` in ``capture``: where its first 64 sounding frames appear, exactly
+    (float32 passes through the sink unchanged)."""
+    k = int(np.flatnonzero(np.any(reference != 0, axis=1))[0])
+    for at in np.flatnonzero(np.all(capture == reference[k], axis=1)):
+        if np.array_equal(capture[at:at + 64], reference[k:k + 64]):
+            return int(at) - k
+    raise AssertionError("the start of the music is not in the capture")
 
 
 def walk_holes(heard: np.ndarray, reference: np.ndarray, atol: float = 1e-6, most_skipped: int = 1920,
