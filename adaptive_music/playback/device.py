@@ -61,8 +61,11 @@ on a loaded 2-core machine it was late by 30-90 ms every few seconds, and
 the stream ran dry with our thread on time (``pa_simple_get_latency`` had
 shown a full buffer). With that thread at real-time priority too (as
 ``scripts/pulse-test-sink.sh`` sets it where allowed), the same load left
-0-1 holes in 20 s instead of 4-10. Next comes the GIL: the generator
-thread of the playback process can be preempted while it holds it.
+0-1 holes in 20 s instead of 4-5. Next came the GIL: the generator
+thread of the playback process, preempted while it held the GIL, kept the
+audio thread waiting for it; the procedural generator now runs at
+real-time priority just below the audio thread (see
+:mod:`adaptive_music.playback.worker`).
 """
 
 from __future__ import annotations
