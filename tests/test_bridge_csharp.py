@@ -80,7 +80,7 @@ def test_csharp_client_drives_every_request_and_receives_events(harness):
     assert seen["dispose_ms"] < 50 and 0 <= seen["threads_end_ms"] < 500  # no thread outlives the session
     events_seen = seen["events"]
     assert seen["counts"]["beat"] >= 2 and seen["counts"]["bar"] >= 1 and seen["counts"]["status"] >= 1
-    assert events_seen["bar"]["beat"] == 0 and events_seen["bar"]["sample"] > 0
+    assert events_seen["bar"]["beat"] == 0 and events_seen["bar"]["sample"] >= 0  # the first bar is at 0
     assert {"bar", "beat", "beats_per_bar", "bpm", "sample", "seconds"} <= set(events_seen["beat"])
     assert "intensity" in events_seen["status"]
     mine = {m["phase"]: m for m in events_seen["mood"] if m["text"] == "tense stealth, muted strings"}
