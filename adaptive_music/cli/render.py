@@ -142,8 +142,7 @@ def _load(args: argparse.Namespace, load_backend):
             model = load_backend("procedural", soundfont=args.soundfont)
         except SoundFontError as exc:
             raise UsageError(str(exc)) from None
-        if model.renderer == "builtin" and args.soundfont == "auto":
-            print(f"adaptive-music render: {model.renderer_notice}", file=sys.stderr)
+        # A built-in fallback is already logged by the backend with how to get a font.
         return model, None
     model = backends.load_musicgen(args.model, args.melody)
     if not args.prompt_audio:
