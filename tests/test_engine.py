@@ -17,7 +17,7 @@ SR = 48000
 
 @pytest.fixture(scope="module")
 def model():
-    return load_backend("procedural")
+    return load_backend("procedural", soundfont="none")  # the built-in voices; tests/test_sound.py: sampled
 
 
 def test_config_validates_lengths_against_rates():
@@ -36,7 +36,7 @@ def test_config_validates_lengths_against_rates():
 def test_render_is_deterministic_for_seed_and_timeline(model):
     changes = [MoodChange(3.0, "intense boss battle", ramp=1.0)]
     a = render(model, "calm exploration", 6, seed=11, changes=changes).audio
-    b = render(load_backend("procedural"), "calm exploration", 6, seed=11, changes=changes).audio
+    b = render(load_backend("procedural", soundfont="none"), "calm exploration", 6, seed=11, changes=changes).audio
     c = render(model, "calm exploration", 6, seed=12, changes=changes).audio
     assert np.array_equal(a, b)
     assert first_difference(a, c, tol=1e-3) is not None
@@ -250,7 +250,8 @@ def test_backend_failure_mid_stream_falls_back_without_a_gap(caplog):
                 raise RuntimeError("CUDA out of memory")
             return super().generate(state, condition, n_frames, seed)
 
-    gen = StreamingGenerator(Crashing(), "intense boss battle", seed=2, fallback=ProceduralModel())
+    gen = StreamingGenerator(Crashing(soundfont="none"), "intense boss battle", seed=2,
+                             fallback=ProceduralModel(soundfont="none"))
     with caplog.at_level("ERROR"):
         audio = np.concatenate([gen.next_block() for _ in range(8 * SR // gen.config.block_size)])
     assert gen.failure and "CUDA out of memory" in gen.failure and "crashing" in caplog.text

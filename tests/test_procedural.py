@@ -14,7 +14,7 @@ SR = 48000
 
 @pytest.fixture(scope="module")
 def model():
-    return load_backend("procedural")
+    return load_backend("procedural", soundfont="none")  # the built-in voices; tests/test_sound.py: sampled
 
 
 @pytest.fixture(scope="module")

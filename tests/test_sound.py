@@ -58,6 +58,33 @@ def test_sampled_render_is_loud_enough_without_clipping(sampled, text):
     assert abs(integrated_loudness(audio, SR) + 16) <= 2.5
 
 
+def test_notes_are_prefetched_before_they_are_played(sampled):
+    model = load_backend("procedural", soundfont=sampled.soundfont)  # its own, empty cache
+    condition = model.condition(Mood("happy folk tavern dance", 0.6))
+    state = model.initial_state(model.default_config(), 2)
+    _, state = model.generate(state, condition, 25, 2)
+    assert model._prefetch.wait(60)
+    cache = model._synth.cache
+    misses = cache.misses
+    for _ in range(3):  # the next 1.5 s, as the stream makes it; the notes still ringing from before aside
+        first = state.frame
+        tokens, state = model.generate(state, condition, 25, 2)
+        model._synth.render(tokens, first, first)
+    assert cache.misses == misses and cache.hits > 10  # every note came from the cache
+
+
+def test_a_sampled_note_does_not_depend_on_the_notes_before_it(sampled, monkeypatch):
+    from adaptive_music.models.procedural.soundfont import SampledVoices
+
+    fresh, used = SampledVoices(sampled.soundfont, SR), SampledVoices(sampled.soundfont, SR)
+    used.render(0, 24, 50, 70, 30000, 9600, -18.0)
+    used.render(128, 0, 38, 100, 64, 9600)
+    assert np.array_equal(fresh.render(0, 48, 60, 88, 24000, 9600, -18.0),
+                          used.render(0, 48, 60, 88, 24000, 9600, -18.0))
+    monkeypatch.setenv("ADAPTIVE_MUSIC_SOUNDFONT", "none")  # the variable switches them off everywhere
+    assert load_backend("procedural").renderer == "builtin"
+
+
 def test_every_instrument_renders_sampled_and_ends_at_zero(sampled):
     cache = sampled._synth.cache
     for i, ins in enumerate(INSTRUMENTS):
@@ -74,14 +101,34 @@ def test_named_font_must_exist(monkeypatch, tmp_path):
         find_soundfont()
 
 
+def _live_status(**options) -> dict:
+    from adaptive_music.playback.device import ClockedFileSink
+    from adaptive_music.playback.soundtrack import Soundtrack
+
+    music = Soundtrack(seed=1, mood="calm exploration", sink=ClockedFileSink(None), seconds=0.5, process=False,
+                       **options)
+    with music:
+        assert music.wait(timeout=20)
+        return music.status()
+
+
+def test_sampled_instruments_are_the_live_default():
+    assert load_backend("procedural").renderer == "sampled"  # a font is installed (CI installs one)
+    status = _live_status()
+    assert status["renderer"] == "sampled" and status["fallback"] is None and status["underruns"] == 0
+    assert _live_status(soundfont="none")["renderer"] == "builtin"
+
+
 def test_no_font_falls_back_with_a_notice(monkeypatch, caplog):
     from adaptive_music.models.procedural import soundfont
 
     monkeypatch.delenv("ADAPTIVE_MUSIC_SOUNDFONT", raising=False)
     monkeypatch.setattr(soundfont, "_SYSTEM_FONTS", ())
-    model = load_backend("procedural", soundfont="auto")
+    model = load_backend("procedural")
     assert model.renderer == "builtin" and "apt install fluid-soundfont-gm" in model.renderer_notice
     assert any("no SoundFont found" in r.message for r in caplog.records)
+    status = _live_status()  # the music goes on, and says why
+    assert status["renderer"] == "builtin" and "no SoundFont found" in status["fallback"]
 
 
 def _notes(model, text, track, frames=1500):

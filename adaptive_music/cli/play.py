@@ -32,8 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         if action.dest == "mood":
             action.required = False  # checked in run: a stems build starts on its first mood
     p.add_argument("--soundfont", metavar="PATH",
-                   help="procedural: play sampled instruments from this General MIDI SoundFont ('auto' to "
-                        "look in $ADAPTIVE_MUSIC_SOUNDFONT and the usual places; default: the built-in synthesizer)")
+                   help="procedural: play sampled instruments from this General MIDI SoundFont (default "
+                        "'auto': $ADAPTIVE_MUSIC_SOUNDFONT, then the usual places, else the built-in "
+                        "synthesizer, reported as a fallback; 'none': the built-in synthesizer)")
     p.set_defaults(run=run)
 
 

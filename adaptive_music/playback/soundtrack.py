@@ -242,14 +242,17 @@ class Soundtrack:
         generating with why it is a fallback (None when it is the one asked for), the
         output (``device``, ``engine`` or ``file``; an engine output adds its
         ``engine_rate``, stream ``position`` and ``pulls``), what plays it (``host``) and
-        the silence it let through (``holes``, ``lost_seconds``, ``longest_hole``)."""
+        the silence it let through (``holes``, ``lost_seconds``, ``longest_hole``). The
+        procedural backend adds its ``renderer`` (``sampled`` or ``builtin``); a missing
+        SoundFont is a fallback too."""
         heard = self.beats.last
         playback = self.playback
         error = self.feed.error
         backend, failure = self.feed.backend or (self.model.name, None)
         return {
             "backend": backend,
-            "fallback": failure or self._fallback,
+            "fallback": failure or self._fallback or getattr(self.model, "renderer_fallback", None),
+            "renderer": getattr(self.model, "renderer", None),
             "mood": self._mood.text,
             "intensity": self._mood.intensity,
             "playhead": playback.playhead,

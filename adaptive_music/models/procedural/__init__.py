@@ -19,6 +19,7 @@ from ...config import StreamConfig
 from ...mood.params import MoodParams
 from ..base import Blend, GeneratorState, Marker, Mood, blend_weights
 from .composer import Composer, Mix, initial_data
+from .prefetch import Prefetcher
 from .reverb import Reverb
 from .soundfont import ENV_VAR, HOW_TO_GET_ONE, SampledVoices, SoundFontError, find_soundfont
 from .synth import Synth
@@ -51,19 +52,22 @@ class ProceduralModel:
 
     def __init__(self, sample_rate: int = 48000, channels: int = 2,
                  soundfont: str | os.PathLike | None = None):
-        """``soundfont``: a General MIDI font file to play the notes with; ``"auto"`` looks
-        for one (``$ADAPTIVE_MUSIC_SOUNDFONT``, then the usual system places) and falls back
-        to the built-in synthesizer with a logged notice; ``None`` (the default) uses the
-        font in ``$ADAPTIVE_MUSIC_SOUNDFONT`` when set, else the built-in synthesizer;
-        ``"none"`` always the built-in one."""
+        """``soundfont``: a General MIDI font file to play the notes with; ``"auto"`` or
+        ``None`` (the default) look for one (``$ADAPTIVE_MUSIC_SOUNDFONT``, then the usual
+        system places) and fall back to the built-in synthesizer with a logged notice
+        (:attr:`renderer_fallback`); ``"none"`` always plays the built-in one."""
         self.sample_rate = sample_rate
         self.channels = channels
         self.spf = int(round(sample_rate / self.frame_rate))
-        voices, self.renderer_notice = _voices(soundfont, sample_rate)
+        voices, self.renderer_notice, self.renderer_fallback = _voices(soundfont, sample_rate)
         self.renderer = "builtin" if voices is None else "sampled"
         """Which instruments play: ``"sampled"`` (a SoundFont) or ``"builtin"`` (the synthesizer)."""
+        # renderer_fallback: why the built-in synthesizer plays when a font was looked for and none
+        # was usable (logged, and reported as a fallback in a Soundtrack's status); else None.
         self.soundfont = None if voices is None else str(voices.path)
         self._synth = Synth(sample_rate, self.spf, channels, voices)
+        # Sampled notes are slow to render cold: a thread renders them before they are heard.
+        self._prefetch = None if voices is None else Prefetcher(self._synth.cache, sample_rate)
 
     def default_config(self) -> StreamConfig:
         # Context covers the longest note (a held bar at 60 bpm plus release),
@@ -94,12 +98,16 @@ class ProceduralModel:
             code = pack_beat(event) if isinstance(event, Beat) else pack_note(event)
             tokens[frame, track] = with_offset(code, offset, isinstance(event, Beat))
 
+        spf = self.spf  # not self: the prefetch thread keeps this function
+
         def mix_at(sample: float) -> Mix:
-            return _mix_at(condition, sample / self.spf)
+            return _mix_at(condition, sample / spf)
 
         data = Composer(self.sample_rate, seed).compose(dict(state.data), mix_at,
                                                         (state.frame + n_frames) * self.spf, emit)
         data["bpm"] = mix_at(data["next_sample"]).p.tempo
+        if self._prefetch is not None:
+            self._prefetch.follow(data, condition, mix_at, seed)
         new = state.replace(tokens=np.concatenate([state.tokens, tokens]), frame=state.frame + n_frames,
                             data=data)
         return tokens, new
@@ -137,25 +145,28 @@ class ProceduralModel:
         return Reverb(self.sample_rate, self.spf, self.channels, _space)
 
 
-def _voices(soundfont: str | os.PathLike | None, sample_rate: int) -> tuple[SampledVoices | None, str]:
-    """The sampled voices to use, or None, and a one-line notice saying which renderer plays and why."""
-    if soundfont is None and not os.environ.get(ENV_VAR):
-        return None, "built-in synthesizer (no SoundFont asked for)"
+def _voices(soundfont: str | os.PathLike | None,
+            sample_rate: int) -> tuple[SampledVoices | None, str, str | None]:
+    """The sampled voices to use, or None; a one-line notice saying which renderer plays and
+    why; and why the built-in synthesizer plays instead of a font, when it is a fallback."""
+    if soundfont in (None, "auto") and os.environ.get(ENV_VAR, "").lower() in ("none", "builtin"):
+        soundfont = "none"  # the variable can switch sampled instruments off everywhere
     if soundfont is not None and str(soundfont).lower() in ("none", "builtin"):
-        return None, "built-in synthesizer (asked for)"
-    path = find_soundfont(None if soundfont in (None, "auto") else soundfont)  # raises for a named font that is missing
+        return None, "built-in synthesizer (asked for)", None
+    named = soundfont not in (None, "auto")
+    path = find_soundfont(soundfont if named else None)  # raises for a named font that is missing
     if path is None:
         notice = f"no SoundFont found, playing the built-in synthesizer; for sampled instruments, {HOW_TO_GET_ONE}"
         log.warning(notice)
-        return None, notice
+        return None, notice, notice
     try:
-        return SampledVoices(path, sample_rate), f"sampled instruments from {path}"
+        return SampledVoices(path, sample_rate), f"sampled instruments from {path}", None
     except SoundFontError as exc:
-        if soundfont not in (None, "auto") or os.environ.get(ENV_VAR):
+        if named or os.environ.get(ENV_VAR):
             raise  # a font the caller named must work
         notice = f"SoundFont {path} unusable, playing the built-in synthesizer: {exc}"
         log.warning(notice)
-        return None, notice
+        return None, notice, notice
 
 
 @functools.lru_cache(maxsize=256)

@@ -84,6 +84,8 @@ def _brightness(mix: Mix, shift: float = 0.0) -> int:
 
 # The melody's centre pitch per lead instrument: where each sings best and stays clear of the chords.
 _LEAD_REGISTER = {"brass": 62, "horns": 62, "cello": 55, "choir": 67, "organ": 67}
+# The lowest note of the bass players whose range stops above a double bass's E1 (28).
+_LOWEST = {"cello": 36, "guitar": 40}
 _ROLE_OF_TRACK = {TRACK[name]: ("pad" if name.startswith("pad") else name) for name in TRACKS if name != "control"}
 for _name in ("kick", "snare", "hat", "perc"):
     _ROLE_OF_TRACK[TRACK[_name]] = "drums"
@@ -222,8 +224,12 @@ class Composer:
                 emit(pos, track, Note(pitch, _velocity(6 + 6 * inten), int(length * 0.98), 0, ins["pad"], bright))
 
         # Bass
-        bass_root = theory.nearest_with_pc(36 if p.brightness < 0.3 else 40 if e < 0.75 else 46,
+        # The bass line in the bottom octave (E1 to D2, up to G2 when driving), where a double bass
+        # or a bass guitar plays it in produced music: the low end is the bass's, the chords sit above.
+        bass_root = theory.nearest_with_pc(31 if p.brightness < 0.3 else 33 if e < 0.75 else 38,
                                            theory.scale_pitch(root, scale, degree, 0) % 12)
+        floor = _LOWEST.get(INSTRUMENTS[ins["bass"]].name, 28)
+        bass_root += 12 * -(-max(0, floor - bass_root) // 12)  # an octave up where the instrument ends
         if inten >= 0.15 or p.arousal > 0.5:
             vel = _velocity(5 + 9 * e)
             if e < 0.35:

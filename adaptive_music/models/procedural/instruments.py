@@ -13,6 +13,8 @@ import collections
 import dataclasses
 import functools
 import math
+import threading
+from typing import Iterator
 
 import numpy as np
 
@@ -362,8 +364,17 @@ def sampled_velocity(brightness: int) -> int:
     return 40 + 12 * brightness
 
 
+_OCTAVE_PROBES = tuple(12 * octave for octave in range(1, 9))  # C1..C8: every octave a note can be in
+_TOM_KEYS = (41, 43, 45, 47, 48, 50)  # General MIDI's toms, which the composer plays by pitch
+
+
 class NoteCache:
-    """A byte-bounded LRU of rendered notes, from the built-in synthesizer or a SoundFont."""
+    """A byte-bounded LRU of rendered notes, from the built-in synthesizer or a SoundFont.
+
+    Thread-safe: a prefetching thread may fill it while the generator reads it (see
+    :mod:`~adaptive_music.models.procedural.prefetch`); a note being rendered by one
+    thread is waited for, not rendered twice.
+    """
 
     def __init__(self, sample_rate: int, max_bytes: int = 96 << 20, voices=None):
         self.sample_rate = sample_rate
@@ -371,8 +382,11 @@ class NoteCache:
         self.voices = voices
         self._bytes = 0
         self._notes: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._rendering: dict[tuple, threading.Event] = {}
         self.hits = 0
         self.misses = 0
+        """Notes :meth:`get` had to render (or wait for) itself."""
 
     def tail_samples(self, instrument: int) -> int:
         """Samples a note of ``instrument`` lasts beyond its duration, at most."""
@@ -381,25 +395,66 @@ class NoteCache:
             return int(sampled_tail(ins) * self.sample_rate) + 128  # both parts round up to 64-sample blocks
         return int(ins.release * self.sample_rate) if ins.kind != "drum" else int(2.5 * self.sample_rate)
 
+    def preparations(self) -> Iterator[None]:
+        """Every calibration a sampled note can need (each preset at every brightness, in every
+        octave the composer writes), one per step: once done, no note waits for one. Nothing
+        for the built-in voices."""
+        if self.voices is None:
+            return
+        for bank, program, key in dict.fromkeys(ins.gm for ins in INSTRUMENTS):
+            drum = bank == 128 or key >= 0
+            for brightness in (4,) if drum else range(8):
+                for probe in _TOM_KEYS if bank == 128 and key < 0 else (key,) if drum else _OCTAVE_PROBES:
+                    self.voices.calibrate(bank, program, probe, sampled_velocity(brightness),
+                                          None if drum else presence_db(brightness))
+                    yield
+
     def get(self, instrument: int, pitch: int, duration: int, brightness: int) -> np.ndarray:
         """The note at full velocity (scale it by :func:`velocity_gain`)."""
+        note, rendered = self._fetch(instrument, pitch, duration, brightness)
+        if rendered:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return note
+
+    def warm(self, instrument: int, pitch: int, duration: int, brightness: int) -> bool:
+        """Render the note into the cache unless it is there; True when this call rendered it."""
+        return self._fetch(instrument, pitch, duration, brightness)[1]
+
+    def _fetch(self, instrument: int, pitch: int, duration: int, brightness: int) -> tuple[np.ndarray, bool]:
         if INSTRUMENTS[instrument].kind == "drum":
             duration = 0  # one-shots ignore length
         key = (instrument, pitch, duration, brightness)
-        note = self._notes.get(key)
-        if note is not None:
-            self._notes.move_to_end(key)
-            self.hits += 1
-            return note
-        self.misses += 1
-        note = self._render(instrument, pitch, duration, brightness)
-        note.setflags(write=False)
-        self._notes[key] = note
-        self._bytes += note.nbytes
-        while self._bytes > self.max_bytes and len(self._notes) > 1:
-            _, old = self._notes.popitem(last=False)
-            self._bytes -= old.nbytes
-        return note
+        while True:
+            with self._lock:
+                note = self._notes.get(key)
+                if note is not None:
+                    self._notes.move_to_end(key)
+                    return note, False
+                busy = self._rendering.get(key)
+                if busy is None:
+                    done = self._rendering[key] = threading.Event()
+                    break
+            busy.wait()  # another thread is rendering it: take theirs
+            with self._lock:
+                note = self._notes.get(key)
+            if note is not None:
+                return note, True
+        try:
+            note = self._render(instrument, pitch, duration, brightness)
+            note.setflags(write=False)
+            with self._lock:
+                self._notes[key] = note
+                self._bytes += note.nbytes
+                while self._bytes > self.max_bytes and len(self._notes) > 1:
+                    _, old = self._notes.popitem(last=False)
+                    self._bytes -= old.nbytes
+        finally:
+            with self._lock:
+                del self._rendering[key]
+            done.set()
+        return note, True
 
     def _render(self, instrument: int, pitch: int, duration: int, brightness: int) -> np.ndarray:
         ins = INSTRUMENTS[instrument]
@@ -415,14 +470,15 @@ class NoteCache:
 
 
 def presence_db(brightness: int) -> float:
-    """The 2-4 kHz share (dB) a sampled note is filtered down to, for a brightness of 0..7:
-    -23 dB (dark) to -12.5 dB (bright), the span produced tracks cover."""
-    return -23.0 + 1.5 * brightness
+    """The 2-4 kHz share (dB) a sampled note's presence EQ aims at, for a brightness of 0..7:
+    -22 dB (dark) to -15 dB (bright), where produced tracks sit (-23 to -14 dB, the
+    energetic ones -19 to -17)."""
+    return -22.0 + 1.0 * brightness
 
 
 def lowpass_corner(brightness: int) -> float:
     """The channel EQ: a 12 dB/octave low-pass whose corner (Hz) follows the brightness the
-    mood asks for, 0..7 (700 Hz to 16 kHz). Soft, dark moods lose the presence band, as soft
-    playing and a damped room do. The built-in voices apply it to their partials, sampled
-    voices through FluidSynth's own per-voice filter."""
+    mood asks for, 0..7 (3 to 8.5 kHz). Soft, dark moods lose the presence band, as soft
+    playing and a damped room do. The built-in voices apply it to their partials; sampled
+    voices keep their recorded air and take a presence EQ instead (see :func:`presence_db`)."""
     return 3000.0 * 2.0 ** (1.5 * brightness / 7.0)

@@ -3,8 +3,9 @@
 FluidSynth (through pyfluidsynth; LGPL, linked dynamically) renders each
 note on its own, from a silent synthesizer, to the end of its release: a
 note's audio depends only on (program, key, velocity, duration), never on
-the notes around it or on how the stream is cut, so it is cached like a
-built-in note and live playback equals the offline render sample for
+the notes rendered before it (see :meth:`SampledVoices._note`) or on how the
+stream is cut, so it is cached like a built-in note, may be rendered ahead on
+another thread, and live playback equals the offline render sample for
 sample. FluidSynth was chosen over TinySoundFont because it honours the
 font's filters and modulators (soft notes are darker, as played), keeps
 samples as 16-bit and loads only the presets in use (about 60 MB resident
@@ -19,6 +20,7 @@ import ctypes
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -47,16 +49,60 @@ _SYSTEM_FONTS = (
 )
 
 _REFERENCE_RMS = 0.2
-_BLOCK = 64
-_GEN_FILTERFC = 8  # SoundFont generator: initial filter cutoff (an offset in cents here)
-_FILTER_STEPS = tuple(-300.0 * i for i in range(15))  # down to 3.5 octaves below the preset's own cutoff
+_BLOCK = 64  # FluidSynth's internal block: a note-off lands on the next block boundary
+_PRESENCE_HZ, _PRESENCE_Q = 2828.0, 1.41  # a one-octave bell centred on 2-4 kHz
+_PRESENCE_RANGE_DB = (-18.0, 6.0)  # cut as far as a dull mix needs; boost no more than a producer would
+_EQ_PROBES = (43, 55, 67, 79)  # G2 to G5: the octaves a preset's presence EQ is set from
 
 
-def _presence_db(note: np.ndarray, sample_rate: int) -> float:
-    """Share of a note's energy in 2-4 kHz, in dB (where a mix's presence and harshness live)."""
-    power = np.abs(np.fft.rfft(note)) ** 2
-    freqs = np.fft.rfftfreq(len(note), 1.0 / sample_rate)
-    return float(10 * np.log10(power[(freqs >= 2000) & (freqs < 4000)].sum() / max(power.sum(), 1e-30) + 1e-30))  # FluidSynth's internal block: a note-off lands on the next block boundary
+def _presence_share(power: np.ndarray, freqs: np.ndarray) -> float:
+    """Share of a power spectrum in 2-4 kHz, in dB (where a mix's presence and harshness live)."""
+    return float(10 * np.log10(power[(freqs >= 2000) & (freqs < 4000)].sum() / max(power.sum(), 1e-30) + 1e-30))
+
+
+def presence_filter(gain_db: float, sample_rate: int) -> np.ndarray:
+    """The channel EQ's presence band: a peaking biquad (RBJ cookbook) of ``gain_db`` at 2.8 kHz,
+    one octave wide, as second-order sections for :func:`scipy.signal.sosfilt`."""
+    a = 10 ** (gain_db / 40)
+    w0 = 2 * np.pi * _PRESENCE_HZ / sample_rate
+    alpha = np.sin(w0) / (2 * _PRESENCE_Q)
+    b = np.array([1 + alpha * a, -2 * np.cos(w0), 1 - alpha * a])
+    den = np.array([1 + alpha / a, -2 * np.cos(w0), 1 - alpha / a])
+    return np.concatenate([b / den[0], den / den[0]])[None, :]
+
+
+def _equalise(note: np.ndarray, gain_db: float, sample_rate: int) -> np.ndarray:
+    from scipy.signal import sosfilt
+
+    return sosfilt(presence_filter(gain_db, sample_rate), note)
+
+
+def _presence_gain(notes: list[np.ndarray], sample_rate: int, target_db: float) -> float:
+    """The presence gain (dB) that brings the 2-4 kHz share of a preset's notes, each counted
+    at the same level, to ``target_db``: their spectrum through the filter's response,
+    bisected over the allowed range."""
+    power = sum(np.abs(np.fft.rfft(n / np.sqrt(np.mean(n ** 2))) ** 2) for n in notes)
+    freqs = np.fft.rfftfreq(len(notes[0]), 1.0 / sample_rate)
+    z = np.exp(-1j * 2 * np.pi * freqs / sample_rate)
+
+    def share(gain_db: float) -> float:
+        sos = presence_filter(gain_db, sample_rate)[0]
+        h = (sos[0] + sos[1] * z + sos[2] * z * z) / (sos[3] + sos[4] * z + sos[5] * z * z)
+        return _presence_share(power * np.abs(h) ** 2, freqs)
+
+    lo, hi = _PRESENCE_RANGE_DB
+    if share(lo) >= target_db:
+        return lo
+    if share(hi) <= target_db:
+        return hi
+    for _ in range(12):  # to within 0.01 dB
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if share(mid) < target_db else (lo, mid)
+    return round(0.5 * (lo + hi), 2)
+
+
+_CALIBRATIONS: dict[tuple[str, int], tuple[dict, dict]] = {}
+"""(font, rate) -> (gain and EQ per preset, octave, velocity and target; EQ per preset, velocity and target)."""
 
 
 class SoundFontError(ValueError):
@@ -89,24 +135,22 @@ def find_soundfont(explicit: str | os.PathLike | None = None) -> Path | None:
 def _fluidsynth():
     try:
         import fluidsynth  # pyfluidsynth
-    except (ImportError, OSError) as exc:  # the wheel, or the shared library it loads, is missing
-        raise SoundFontError(f"sampled instruments need FluidSynth: pip install pyfluidsynth, and the "
-                             f"library (apt install libfluidsynth3 / brew install fluid-synth) ({exc})") from None
+        import scipy.signal  # noqa: F401  (the presence EQ)
+    except (ImportError, OSError) as exc:  # a wheel, or the shared library it loads, is missing
+        raise SoundFontError(f"sampled instruments need FluidSynth and SciPy: pip install 'adaptive-music[sampled]', "
+                             f"and the library (apt install libfluidsynth3 / brew install fluid-synth) ({exc})") from None
     write = fluidsynth._fl.fluid_synth_write_float
     write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
     write.restype = ctypes.c_int
-    set_gen = fluidsynth._fl.fluid_synth_set_gen
-    set_gen.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_float]
-    set_gen.restype = ctypes.c_int
-    return fluidsynth, write, set_gen
+    return fluidsynth, write
 
 
 class SampledVoices:
     """Renders single notes of General MIDI programs from one SoundFont, as mono float32."""
 
     def __init__(self, path: str | os.PathLike, sample_rate: int):
-        fluidsynth, self._write, self._set_gen = _fluidsynth()
+        fluidsynth, self._write = _fluidsynth()
         self.path = Path(path)
         self.sample_rate = sample_rate
         # No built-in reverb or chorus: the backend's own room comes after the mix.
@@ -116,8 +160,10 @@ class SampledVoices:
         self._font = self._fs.sfload(str(self.path))
         if self._font < 0:
             raise SoundFontError(f"FluidSynth could not load the SoundFont {self.path}")
+        self._lock = threading.Lock()  # one note at a time through the synthesizer (a prefetch thread shares it)
         self._selected: dict[int, tuple[int, int]] = {}
-        self._calibrations: dict[tuple, tuple[float, float]] = {}
+        # Calibrations depend only on the font and the rate: every instance in the process shares them.
+        self._calibrations, self._eqs = _CALIBRATIONS.setdefault((str(self.path.resolve()), sample_rate), ({}, {}))
 
     def _select(self, channel: int, bank: int, program: int) -> None:
         if self._selected.get(channel) != (bank, program):
@@ -132,45 +178,70 @@ class SampledVoices:
         return buf
 
     def calibrate(self, bank: int, program: int, key: int, velocity: int,
-                  presence_db: float | None) -> tuple[float, float]:
-        """(gain, filter offset in cents) for a preset, per octave and velocity: the
-        gain staging and channel EQ a producer sets per track.
+                  presence_db: float | None) -> tuple[float, float | None]:
+        """(gain, presence EQ in dB or None) for a preset, per octave and velocity: the gain
+        staging and channel EQ a producer sets per track.
 
         The gain brings the preset to one reference level (drums by their peak, pitched
         presets by the RMS of a note's first half second), so the mix, not the font,
         sets the levels; the token's velocity then scales it as for the built-in voices,
         while the MIDI velocity picks the font's sample layer (the timbre of playing
-        harder). The filter offset lowers the voice's own low-pass until the note's
-        2-4 kHz share is at most ``presence_db`` (None: no filter): brightness follows
-        the mood, not each preset's recording.
+        harder). The presence EQ (a bell at 2.8 kHz, see :func:`presence_filter`) brings
+        the preset's 2-4 kHz share to ``presence_db`` (None: no EQ), cutting a bright preset
+        or lifting a dull one by up to 6 dB: brightness follows the mood, not each preset's
+        recording, and the air above the band stays.
         """
         octave = key // 12 if bank != 128 else key
         cache_key = (bank, program, octave, velocity, presence_db)
         found = self._calibrations.get(cache_key)
         if found is None:
-            probe = key if bank == 128 else 12 * octave + 7
-            for offset in (0.0,) if presence_db is None else _FILTER_STEPS:
-                note = self._note(bank, program, probe, velocity, self.sample_rate // 2, 0, offset)
-                note = note.astype(np.float64)
-                if presence_db is None or _presence_db(note, self.sample_rate) <= presence_db:
-                    break
-            level = np.max(np.abs(note)) / 4 if bank == 128 else np.sqrt(np.mean(note ** 2))
+            eq = None if presence_db is None else self._presence_eq(bank, program, velocity, presence_db)
+            probe = self._probe(bank, program, key if bank == 128 else 12 * octave + 7, velocity)
+            if eq is not None:
+                probe = _equalise(probe, eq, self.sample_rate)
+            level = np.max(np.abs(probe)) / 4 if bank == 128 else np.sqrt(np.mean(probe ** 2))
             gain = _REFERENCE_RMS / level if level > 1e-4 else 1.0  # a silent zone stays silent
-            found = self._calibrations[cache_key] = (gain, offset)
+            found = self._calibrations[cache_key] = (gain, eq)
         return found
+
+    def _presence_eq(self, bank: int, program: int, velocity: int, presence_db: float) -> float:
+        """One presence gain per preset and velocity, as a channel EQ is set for a whole track:
+        from a note in each octave it plays (G2 to G5), so its low notes stay darker than its
+        high ones, as they sound."""
+        key = (bank, program, velocity, presence_db)
+        found = self._eqs.get(key)
+        if found is None:
+            probes = [self._probe(bank, program, k, velocity) for k in _EQ_PROBES]
+            sounding = [p for p in probes if np.sqrt(np.mean(p ** 2)) > 1e-4]
+            found = self._eqs[key] = _presence_gain(sounding, self.sample_rate, presence_db) if sounding else 0.0
+        return found
+
+    def _probe(self, bank: int, program: int, key: int, velocity: int) -> np.ndarray:
+        """The first half second of a note, as float64."""
+        with self._lock:
+            return self._note(bank, program, key, velocity, self.sample_rate // 2, 0).astype(np.float64)
 
     def render(self, bank: int, program: int, key: int, velocity: int, hold: int, tail: int,
                presence_db: float | None = None) -> np.ndarray:
         """One note, calibrated (see :meth:`calibrate`): held ``hold`` samples (rounded up
         to FluidSynth's block), then ``tail`` samples of release."""
-        gain, offset = self.calibrate(bank, program, key, velocity, presence_db)
-        return self._note(bank, program, key, velocity, hold, tail, offset) * np.float32(gain)
+        gain, eq = self.calibrate(bank, program, key, velocity, presence_db)
+        with self._lock:
+            note = self._note(bank, program, key, velocity, hold, tail)
+        if eq is not None:
+            note = _equalise(note, eq, self.sample_rate).astype(np.float32)
+        return note * np.float32(gain)
 
-    def _note(self, bank: int, program: int, key: int, velocity: int, hold: int, tail: int,
-              filter_offset: float) -> np.ndarray:
+    def _note(self, bank: int, program: int, key: int, velocity: int, hold: int, tail: int) -> np.ndarray:
         channel = 9 if bank == 128 else 0
         self._select(channel, bank, program)
-        self._set_gen(self._fs.synth, channel, _GEN_FILTERFC, filter_offset)
+        # FluidSynth reuses voice objects and ramps a new voice's first block from the level its
+        # slot was left at, so that block would depend on the note played before. One block of
+        # this same note, cut, leaves the slots where this note will find them every time.
+        self._fs.noteon(channel, key, velocity)
+        self._run(_BLOCK)
+        self._fs.all_sounds_off(channel)
+        self._run(_BLOCK)
         hold = -(-max(1, hold) // _BLOCK) * _BLOCK
         self._fs.noteon(channel, key, velocity)
         held = self._run(hold)
