@@ -112,7 +112,8 @@ def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
     assert int(re.search(r"underruns (\d+)", shown).group(1)) >= after["underruns"] > 0  # ... and shown
     assert after["gaps"] == 0  # every block started where the last ended: nothing lost, nothing skipped
     # The PCM the page received is the soundtrack's own stream: seed 0, the default mood, no controls.
-    expected = render_controls(GeneratorSpec("procedural", DEFAULT_MOOD).build(), [], 2 * 48000)
+    spec = GeneratorSpec("procedural", DEFAULT_MOOD, backend_options={"soundfont": "auto"})  # as the studio plays
+    expected = render_controls(spec.build(), [], 2 * 48000)
     assert head[0]["position"] == 0 and sum(len(b["samples"]) for b in head) >= 2 * 48000
     for block in head:
         pcm = np.asarray(block["samples"], np.float32).reshape(-1, 2)

@@ -79,7 +79,10 @@ class Soundtrack:
         Why ``backend`` plays instead of the one asked for (for example a neural backend
         too slow here), reported by :meth:`status` until another fallback replaces it.
     **backend_options
-        Passed to :func:`~adaptive_music.models.load_backend`.
+        Passed to :func:`~adaptive_music.models.load_backend`. The procedural backend plays
+        sampled instruments from a SoundFont when one is found (``soundfont="auto"``, the
+        default here; ``"none"`` for the built-in synthesizer), else its built-in synthesizer,
+        reported as a fallback by :meth:`status`.
     """
 
     def __init__(self, backend: str | Model = "procedural", seed: int = 0,
@@ -93,6 +96,8 @@ class Soundtrack:
             raise ValueError(f"ahead must be between 0 and 3600 seconds, got {ahead!r}")
         if seconds is not None and not seconds > 0:
             raise ValueError(f"seconds must be positive, got {seconds!r}")
+        if backend == "procedural":
+            backend_options.setdefault("soundfont", "auto")
         # This process keeps a model too: to check mood texts as they are set.
         self.model = load_backend(backend, **backend_options) if isinstance(backend, str) else backend
         self.config = config or self.model.default_config()

@@ -52,10 +52,12 @@ class ProceduralModel:
 
     def __init__(self, sample_rate: int = 48000, channels: int = 2,
                  soundfont: str | os.PathLike | None = None):
-        """``soundfont``: a General MIDI font file to play the notes with; ``"auto"`` or
-        ``None`` (the default) look for one (``$ADAPTIVE_MUSIC_SOUNDFONT``, then the usual
-        system places) and fall back to the built-in synthesizer with a logged notice
-        (:attr:`renderer_fallback`); ``"none"`` always plays the built-in one."""
+        """``soundfont``: a General MIDI font file to play the notes with; ``"auto"`` looks
+        for one (``$ADAPTIVE_MUSIC_SOUNDFONT``, then the usual system places) and falls back
+        to the built-in synthesizer with a logged notice (:attr:`renderer_fallback`);
+        ``None`` (the default; live playback and ``render`` ask for ``"auto"``) uses the font
+        in ``$ADAPTIVE_MUSIC_SOUNDFONT`` when set, else the built-in synthesizer; ``"none"``
+        always the built-in one."""
         self.sample_rate = sample_rate
         self.channels = channels
         self.spf = int(round(sample_rate / self.frame_rate))
@@ -151,6 +153,8 @@ def _voices(soundfont: str | os.PathLike | None,
     why; and why the built-in synthesizer plays instead of a font, when it is a fallback."""
     if soundfont in (None, "auto") and os.environ.get(ENV_VAR, "").lower() in ("none", "builtin"):
         soundfont = "none"  # the variable can switch sampled instruments off everywhere
+    if soundfont is None and not os.environ.get(ENV_VAR):
+        return None, "built-in synthesizer (no SoundFont asked for)", None
     if soundfont is not None and str(soundfont).lower() in ("none", "builtin"):
         return None, "built-in synthesizer (asked for)", None
     named = soundfont not in (None, "auto")
