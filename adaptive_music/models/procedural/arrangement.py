@@ -46,6 +46,8 @@ _NAMED = {"piano": ("piano", "arp", "piano"), "guitar": ("guitar", "arp", "guita
 
 STEP_BACK = -3
 """Velocity steps (of 15) taken off the roles the text does not call for, when it names instruments."""
+BASS_STEP_BACK = -1
+"""The bass steps back less: it keeps the floor (the lowest octaves) under the named instrument."""
 FEATURE = 2
 """Velocity steps added to the named instrument's roles."""
 
@@ -118,15 +120,19 @@ def ensemble(text: str, p: MoodParams) -> Ensemble:
             voices = {r: v for r, v in voices.items() if r in keep}
         else:
             for r in ROLES:
-                velocity[r] = FEATURE if r in featured else STEP_BACK
+                velocity[r] = FEATURE if r in featured else _step_back(r)
     if "drums" in named and "drums" in voices:
         if not leads:  # the drums are what the text asks for: the rest accompanies them
-            velocity.update({r: STEP_BACK for r in ROLES})
+            velocity.update({r: _step_back(r) for r in ROLES})
         velocity["drums"] = FEATURE
     if voices.get("pad") == "strings" and p.arousal < 0.4:
         voices["pad"] = "slow_strings"  # held chords at rest: the section's slow, soft bowing
     four = genre == "techno" or (genre == "chiptune" and p.arousal > 0.5)
     return Ensemble(voices, velocity, kit, genre, tuple(named), solo, four)
+
+
+def _step_back(role: str) -> int:
+    return BASS_STEP_BACK if role == "bass" else STEP_BACK
 
 
 def _defaults(p: MoodParams) -> dict[str, str]:
