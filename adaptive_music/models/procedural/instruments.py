@@ -418,9 +418,9 @@ class NoteCache:
             self.hits += 1
         return note
 
-    def warm(self, instrument: int, pitch: int, duration: int, brightness: int) -> bool:
-        """Render the note into the cache unless it is there; True when this call rendered it."""
-        return self._fetch(instrument, pitch, duration, brightness)[1]
+    def warm(self, instrument: int, pitch: int, duration: int, brightness: int) -> None:
+        """Render the note into the cache unless it is there (without counting a hit or miss)."""
+        self._fetch(instrument, pitch, duration, brightness)
 
     def _fetch(self, instrument: int, pitch: int, duration: int, brightness: int) -> tuple[np.ndarray, bool]:
         if INSTRUMENTS[instrument].kind == "drum":

@@ -42,8 +42,6 @@ class Prefetcher:
         self.cache = cache
         self.sample_rate = sample_rate
         self.ahead = int(ahead * sample_rate)
-        self.rendered = 0
-        """Notes this thread rendered (the generator then found them in the cache)."""
         self._wake = threading.Condition()
         self._job: tuple | None = None
         # The timeline and stream sample up to which notes are prefetched or being prefetched.
@@ -95,7 +93,7 @@ class Prefetcher:
             with self._wake:
                 if self._condition is not condition:  # the mood changed: start from there
                     return
-            self.rendered += self.cache.warm(instrument, pitch, duration, brightness)
+            self.cache.warm(instrument, pitch, duration, brightness)
 
 
 def _loop(ref: "weakref.ref[Prefetcher]") -> None:
