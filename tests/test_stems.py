@@ -89,8 +89,6 @@ def test_layers_enter_by_intensity(ogg_build):
     assert set(combat) <= {"harmony", "bass", "arpeggio", "melody", "drums"}
 
 
-@pytest.mark.xfail(reason="known defect, issue #10 stays open: with the new built-in drum timbres (issue #15) the "
-                          "village drums layer, decoded from OGG, wraps with a jump of 0.035 against an allowed 0.034")
 def test_every_loop_and_layer_wraps_seamlessly(ogg_build):
     """The wrap's jump is within the loop's own 99.9th percentile and its flux within the loop's
     range: exactly for the rendered audio (what WAV files hold), and for the decoded OGG files
@@ -177,8 +175,6 @@ def test_transitions_start_and_end_on_bar_lines(ogg_build, wav_build):
             assert jump_in <= np.percentile(np.abs(np.diff(loop_b, axis=0)).max(axis=1), 99.9)
 
 
-@pytest.mark.xfail(reason="known defect, issue #10 stays open: with the new timbres (issue #15) one transition's "
-                          "first step out of its loop is 0.093 against the loop's own 0.078")
 def test_transitions_leave_their_loop_without_a_jump(ogg_build, wav_build):
     for folder in (ogg_build, wav_build):
         manifest = load_manifest(folder)
