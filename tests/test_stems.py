@@ -361,7 +361,9 @@ def test_play_stems_through_the_playback_stage_to_a_clocked_file(wav_build, tmp_
 def test_unity_player_schedule_compiles_and_matches_the_manifest(wav_build, tmp_path):
     """The Unity player's plain-C# part (manifest parsing, PlayScheduled times, layer volumes) under mono."""
     root = Path(__file__).resolve().parent.parent / "bridge" / "unity"
-    sources = sorted(str(p) for p in (root / "Runtime" / "Stems").glob("*.cs"))
+    # The stem player's own sources and the C# core's JSON reader it uses (as the Unity package references it).
+    sources = sorted(str(p) for p in (root / "Runtime" / "Stems").glob("*.cs")) + [
+        str(root.parent / "dotnet" / "Runtime" / "JsonReader.cs")]
     exe = tmp_path / "check.exe"
     subprocess.run(["mcs", "-langversion:7", f"-out:{exe}", *sources, str(root / "Tests~" / "Stems" / "ScheduleCheck.cs")],
                    check=True, capture_output=True)
