@@ -201,6 +201,32 @@ def test_ogg_loop_tags_read_back_with_vorbiscomment(ogg_build):
     assert tags["METER"] == mood["meter"] and tags["BARS"] == "8"
 
 
+@pytest.mark.skipif(shutil.which("vorbiscomment") is None or shutil.which("ogginfo") is None, reason="needs vorbis-tools")
+def test_vorbis_comment_writer_keeps_the_audio_and_the_pages_valid(tmp_path):
+    """Our comment writer: every page's CRC as libogg computes it, the same decoded samples, the
+    comments as vorbiscomment reads them, and pages ogginfo accepts, also when a long comment
+    needs more header pages (every audio page renumbered)."""
+    from adaptive_music.stems.vorbis_comments import ogg_crc, set_vorbis_comments
+
+    path = tmp_path / "x.ogg"
+    noise = (np.random.default_rng(1).standard_normal((96000, 2)) * 0.1).astype(np.float32)
+    soundfile.write(str(path), noise, 48000, format="OGG", subtype="VORBIS")
+    data = path.read_bytes()
+    pages = [m.start() for m in re.finditer(b"OggS", data)]
+    for start, end in zip(pages, pages[1:] + [len(data)]):
+        page = data[start:end]
+        assert ogg_crc(page[:22] + bytes(4) + page[26:]) == int.from_bytes(page[22:26], "little")
+    before = soundfile.read(str(path), dtype="float32")[0]
+    for comments in ({"LOOPSTART": "0", "LOOPLENGTH": "96000", "TITLE": "village drums \u00e9"},
+                     {"LOOPSTART": "5", "LONG": "x" * 70000}):
+        set_vorbis_comments(path, comments)
+        assert np.array_equal(soundfile.read(str(path), dtype="float32")[0], before)
+        listed = subprocess.run(["vorbiscomment", "-l", str(path)], capture_output=True, text=True, check=True).stdout
+        assert dict(line.split("=", 1) for line in listed.splitlines()) == comments
+        info = subprocess.run(["ogginfo", str(path)], capture_output=True, text=True)
+        assert info.returncode == 0 and "WARNING" not in info.stdout + info.stderr, info.stdout + info.stderr
+
+
 @pytest.mark.skipif(shutil.which("sndfile-info") is None, reason="needs sndfile-programs")
 def test_wav_smpl_and_acid_chunks_read_back_with_libsndfile(wav_build):
     manifest = load_manifest(wav_build)
