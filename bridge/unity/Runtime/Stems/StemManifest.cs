@@ -73,6 +73,8 @@ namespace AdaptiveMusicUnity.Stems
                 };
                 foreach (Dictionary<string, object> l in (List<object>)o["layers"])
                     mood.Layers.Add(new StemLayer { Name = (string)l["name"], File = (string)l["file"], EntersAt = (float)Num(l["enters_at"]) });
+                if (mood.Layers.Count == 0)  // a build without layers (MusicGen's): its loop is the one layer
+                    mood.Layers.Add(new StemLayer { Name = "mix", File = mood.LoopFile, EntersAt = 0f });
                 foreach (var s in (Dictionary<string, object>)o["stingers"])
                     mood.Stingers[s.Key] = (string)((Dictionary<string, object>)s.Value)["file"];
                 m.Moods.Add(mood);
