@@ -8,7 +8,8 @@ Prints, measured in this run:
   against the loop's own 99.9th percentile, and the wrap's spectral flux
   against the largest elsewhere in the loop;
 - how far the layers' sum is from the full mix, in dB of the mix's peak: in the
-  float render, as 16-bit WAV files, and decoded from OGG (lossy);
+  float render, as 16-bit WAV files, and decoded from OGG (lossy: beside how far
+  the decoded OGG loop file itself is from the rendered mix);
 - transition bar alignment: decoded length minus the bar lines, in samples;
 - a re-run with nothing changed;
 - for the musicgen backend (``--musicgen DIR``, or ``--musicgen tiny`` for a tiny
@@ -36,7 +37,7 @@ from adaptive_music.models.procedural import ProceduralModel
 from adaptive_music.mood.maps import EXAMPLE, load_mood_map
 from adaptive_music.stems import build_stems, load_manifest, spec_from_map
 from adaptive_music.stems.render import ScoreRenderer
-from adaptive_music.stems.roles import ROLES, active_roles
+from adaptive_music.stems.roles import ROLES, active_roles, sum_error_db
 from adaptive_music.stems.score import compose_score
 from adaptive_music.stems.seams import loop_seam
 
@@ -46,10 +47,6 @@ def _audio_seconds(manifest: dict, rate: int) -> float:
     for mood in manifest["moods"].values():
         n += sum(e["samples"] for e in [mood["loop"], *mood["layers"], *mood["stingers"].values()])
     return n / rate
-
-
-def _sum_error_db(mix: np.ndarray, layers: list[np.ndarray]) -> float:
-    return float(20 * np.log10(np.abs(sum(layers) - mix).max() / np.abs(mix).max()))
 
 
 def main() -> None:
@@ -123,18 +120,16 @@ def procedural_figures(mood_map, args, root: Path) -> None:
           f"{time.perf_counter() - start:.1f} s")
 
     worst_jump, worst_bar, worst_flux = (0.0, ""), (0.0, ""), (0.0, "")
-    sums_ogg = []
+    sums_ogg = [(m["layer_sum"]["layers_db"], m["layer_sum"]["loop_db"]) for m in manifest["moods"].values()]
+    loops = {}  # mood -> (decoded loop, its seam)
     for name, mood in manifest["moods"].items():
-        decoded = {}
         for entry in [mood["loop"], *mood["layers"]]:
             audio = soundfile.read(out / entry["file"], dtype="float32", always_2d=True)[0]
-            decoded[entry["file"]] = audio
             seam = loop_seam(audio, spec.sample_rate, mood["bar_samples"])
+            loops.setdefault(name, (audio, seam))
             worst_jump = max(worst_jump, (seam.jump / seam.jump_p999, entry["file"]))
             worst_bar = max(worst_bar, (seam.jump / max(seam.jump_p999, seam.bar_line_jump), entry["file"]))
             worst_flux = max(worst_flux, (seam.flux / seam.flux_max, entry["file"]))
-        sums_ogg.append(_sum_error_db(decoded[mood["loop"]["file"]],
-                                      [decoded[layer["file"]] for layer in mood["layers"]]))
     print(f"worst loop seam jump / own p99.9 jump: {worst_jump[0]:.3f} ({worst_jump[1]})")
     print(f"worst loop seam jump / max(own p99.9 jump, jumps onto its other bar lines): "
           f"{worst_bar[0]:.3f} ({worst_bar[1]})")
@@ -152,13 +147,16 @@ def procedural_figures(mood_map, args, root: Path) -> None:
         for part, audio in zip(["loop"] + roles, [mix] + layers):
             seam = loop_seam(audio, spec.sample_rate, score.bar_samples)
             worst_float = max(worst_float, (seam.jump / seam.jump_p999, f"{name} {part}"))
-        sums_float.append(_sum_error_db(mix, layers))
+        sums_float.append(sum_error_db(mix, layers))
         q = [np.round(x * 32767) / 32767 for x in [mix] + layers]  # as 16-bit WAV stores them
-        sums_wav.append(_sum_error_db(q[0], q[1:]))
+        sums_wav.append(sum_error_db(q[0], q[1:]))
     print(f"float render (what WAV holds): worst seam jump / own p99.9 jump {worst_float[0]:.3f} "
           f"({worst_float[1]})")
     print(f"layers vs mix, worst over moods: float render {max(sums_float):.1f} dB, "
-          f"16-bit WAV {max(sums_wav):.1f} dB, decoded OGG {max(sums_ogg):.1f} dB")
+          f"16-bit WAV {max(sums_wav):.1f} dB; decoded OGG layers vs the rendered mix "
+          f"{max(x for x, _ in sums_ogg):.1f} dB where the decoded OGG loop file itself is "
+          f"{min(y for _, y in sums_ogg):.1f}..{max(y for _, y in sums_ogg):.1f} dB "
+          f"(worst layers minus loop file: {max(x - y for x, y in sums_ogg):+.1f} dB)")
 
     offsets = []
     for t in manifest["transitions"]:
@@ -169,6 +167,14 @@ def procedural_figures(mood_map, args, root: Path) -> None:
                                                                                else b["bar_samples"])))
     print(f"transitions: {len(offsets)}; worst |decoded length - bar line| + |bar line - grid|: "
           f"{max(offsets)} samples")
+    steps = []
+    for t in manifest["transitions"]:
+        audio = soundfile.read(out / t["file"], dtype="float32", always_2d=True, frames=1)[0]
+        loop, seam = loops[t["from"]]
+        steps.append((float(np.abs(audio[0] - loop[-1]).max()) / max(seam.jump_p999, 1.02 * seam.bar_line_jump),
+                      t["file"]))
+    print(f"worst first step out of A's loop / A's own bound (p99.9, or 1.02 x its bar lines): "
+          f"{max(steps)[0]:.3f} ({max(steps)[1]})")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..models.procedural import ProceduralModel
-from .files import Timing, file_sha256, write_audio
+from .files import Timing, file_sha256, read_audio, write_audio
 from .midi import Note, TempoMap, notes_from_tokens, write_midi
 from .render import ScoreRenderer, master_gain
-from .roles import INTENSITY_GRID, ROLES, active_roles, entry_intensities
+from .roles import INTENSITY_GRID, ROLES, active_roles, entry_intensities, sum_error_db
 from .score import compose_score
 from .spec import StemsSpec
 from .transitions import SEAM_CROSSFADE_SECONDS, MoodParts, assemble_transition, transition_samples
@@ -174,6 +174,7 @@ def render_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
         "key": {"root": score.root, "scale": score.scale}, "gain_db": round(float(20 * np.log10(gain)), 3),
         "loop": {**loop, "loop_start": 0, "loop_length": score.loop_samples},
         "layers": layer_entries, "stingers": stinger_entries,
+        "layer_sum": layer_sum(Path(out), mix * g, loop, layer_entries),
     }
     spf = score.samples_per_frame
     tempo = TempoMap([(0, score.bpm, score.beats_per_bar)], spec.sample_rate)
@@ -194,6 +195,14 @@ def render_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
             score.select(score.loop_start - score.bar_samples, score.loop_start), spf,
             score.loop_start - score.bar_samples))
     return entry, parts, (w.written, w.skipped)
+
+
+def layer_sum(out: Path, mix: np.ndarray, loop: dict, layers: list[dict]) -> dict:
+    """How closely the layers' files, decoded, sum to the mix as rendered, beside how closely
+    the loop's own file holds it: for a lossy format both are the codec's error."""
+    decoded = {e["file"]: read_audio(out / e["file"])[0] for e in [loop, *layers]}
+    return {"layers_db": round(sum_error_db(mix, [decoded[e["file"]] for e in layers]), 2),
+            "loop_db": round(sum_error_db(mix, [decoded[loop["file"]]]), 2)}
 
 
 def _render_musicgen_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
