@@ -111,6 +111,19 @@ def test_the_stem_player_plays_a_loop_without_layers(build):
     np.testing.assert_allclose(heard, loop[: len(heard)], atol=1e-6)
 
 
+def test_a_rerun_through_the_python_api_renders_nothing(build, checkpoint, monkeypatch):
+    from adaptive_music.stems import build_stems, musicgen
+
+    before = load_manifest(build)
+    spec = StemsSpec(moods=(("battle", "fast epic battle drums"), ("boss", "fast tense boss fight")),
+                     stingers=(("hit", "low brass hit"),), bars=1, seed=2, transition_bars=1, format="wav",
+                     backend="musicgen", model=str(checkpoint))
+    monkeypatch.setattr(musicgen, "generate_codes", lambda *a, **k: pytest.fail("an unchanged build generated music"))
+    again = build_stems(spec, build)
+    assert again["files_written"] == 0 and again["files_unchanged"] == 4
+    assert again["moods"] == before["moods"] and again["transitions"] == before["transitions"]
+
+
 def test_a_failing_backend_is_one_line_and_exit_code_1(checkpoint, tmp_path):
     damaged = damage(build_family(tmp_path / "damaged", "mono"), "battle")
     (tmp_path / "map.toml").write_text(MAP)
