@@ -46,13 +46,14 @@ def checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def build(checkpoint, tmp_path_factory) -> Path:
-    """Two moods, one bar per loop, one-bar transitions, WAV, through the CLI."""
+    """Two moods, one bar per loop, one-bar transitions, WAV, through the CLI, in two worker processes
+    (started from this process, whose torch threads run: they must not hang)."""
     root = tmp_path_factory.mktemp("mg_build")
     (root / "map.toml").write_text(MAP)
     out = root / "music"
     assert main(["stems", "--backend", "musicgen", "--model", str(checkpoint), "--moods", str(root / "map.toml"),
                  "--out", str(out), "--format", "wav", "--bars", "1", "--transition-bars", "1", "--seed", "2",
-                 "--quiet"]) == 0
+                 "--jobs", "2", "--quiet"]) == 0
     return out
 
 

@@ -14,6 +14,7 @@ import concurrent.futures
 import functools
 import hashlib
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Any, Callable
 
@@ -309,7 +310,10 @@ def _run_jobs(fn: Callable, argsets: list[tuple], jobs: int, ray_address: str | 
             if progress:
                 progress(labels[i])
     elif jobs > 1:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        # Spawned, not forked: a child forked from a process whose torch threads have started
+        # (MusicGen, loaded up front to check it) can wait forever on a lock held by a thread it lacks.
+        spawn = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
             futures = {pool.submit(fn, *args): i for i, args in enumerate(argsets)}
             for future in concurrent.futures.as_completed(futures):
                 i = futures[future]
