@@ -1,18 +1,20 @@
 """`adaptive-music studio` as a process, over real HTTP, WebSocket and ZeroMQ sockets."""
 
 import asyncio
+import io
 import json
 import re
 import time
 from pathlib import Path
 
 import pytest
+import soundfile
 
 aiohttp = pytest.importorskip("aiohttp", reason="the studio needs aiohttp (pip install 'adaptive-music[studio]')")
 
 from adaptive_music.bridge import Client  # noqa: E402
 from adaptive_music.cli.main import main  # noqa: E402
-from adaptive_music.mood.maps import EXAMPLE, load_mood_map  # noqa: E402
+from adaptive_music.mood.maps import EXAMPLE, load_mood_map, tomllib  # noqa: E402
 from studio_process import Studio  # noqa: E402
 
 SHIPPED = load_mood_map(EXAMPLE)
@@ -38,6 +40,7 @@ def test_page_and_map_show_every_mood_event_and_stinger(studio):
     assert set(shown["events"]) == set(SHIPPED.events)
     assert set(shown["stingers"]) == set(SHIPPED.stingers)
     assert shown["text"] == EXAMPLE.read_text()
+    assert shown["raw"] == tomllib.loads(EXAMPLE.read_text())  # the tables as written, for the form
 
 
 def test_explain_shows_the_explain_mood_json(studio, capsys):
@@ -138,6 +141,15 @@ def test_valid_edit_is_saved_and_used_at_once(studio, tmp_path):
     with Client(studio.commands, studio.events, timeout=10) as bridge:  # a game sees the new map too
         assert "studio_test" in bridge.hello()["events"]
         assert bridge.status()["mood"] == SHIPPED.moods["boss"]
+
+
+def test_render_downloads_what_has_played(studio):
+    status, data = studio.http("GET", "/api/render?format=wav")
+    assert status == 200 and data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    audio, rate = soundfile.read(io.BytesIO(data), dtype="float32")
+    assert rate == 48000 and audio.shape[1] == 2 and len(audio) > 0
+    assert studio.http("GET", "/api/render?format=mp3")[0] == 400
+    assert studio.http("GET", "/api/render", headers={"Origin": "http://evil.example"})[0] == 403
 
 
 def test_foreign_origin_or_host_is_refused(studio):

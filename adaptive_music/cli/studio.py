@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         from ..studio import MapFile, make_app
+        from ..studio.render import played_so_far
     except ModuleNotFoundError as exc:
         if exc.name != "aiohttp":
             raise
@@ -42,12 +43,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be in 0..65535, got {args.port}")
     map_file = MapFile(args.moods)
     try:
-        with serving(args) as server:
+        with serving(args, record_controls=True) as server:
             try:
                 moods = load_mood_map(map_file.path)  # the map as saved: the editor's starting point
             except MoodMapError as exc:  # changed since serving() read it
                 raise UsageError(str(exc)) from None
-            app = make_app(map_file, moods, server.commands_endpoint, server.events_endpoint, server.replace_moods)
+            app = make_app(map_file, moods, server.commands_endpoint, server.events_endpoint, server.replace_moods,
+                           timeline=lambda: played_so_far(server.soundtrack))
             asyncio.run(_serve_page(app, args.port, server))
     except LiveFailed as exc:
         print(f"adaptive-music studio: {exc}", file=sys.stderr)

@@ -17,11 +17,12 @@ import math
 from importlib import resources
 from typing import Any, Callable
 
+import numpy as np
 from aiohttp import WSMsgType, web
 
 from ..bridge.client import AsyncSubscription, Client
 from ..bridge.protocol import BridgeError
-from ..mood.maps import MoodMap, MoodMapError
+from ..mood.maps import MoodMap, MoodMapError, tomllib  # the TOML reader the map's checks use
 from ..mood.text import MoodError
 from . import security
 from .mapfile import MAX_MAP_BYTES, MapFile
@@ -37,13 +38,17 @@ MOODS = web.AppKey("moods", list)  # [MoodMap]: the map in use
 ON_SAVE = web.AppKey("on_save", Callable)
 BRIDGE = web.AppKey("bridge", dict)
 PAGES = web.AppKey("pages", set)
+TIMELINE = web.AppKey("timeline", Callable)
+RENDERING = web.AppKey("rendering", asyncio.Lock)
 HOSTS = security.HOSTS
 
 
 def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
-             on_save: Callable[[MoodMap], None]) -> web.Application:
+             on_save: Callable[[MoodMap], None],
+             timeline: Callable[[], tuple[np.ndarray, int]] | None = None) -> web.Application:
     """The studio for the bridge at ``commands``/``events``, editing ``map_file`` (whose
-    validated contents are ``moods``); ``on_save`` gets each map saved, to put in use."""
+    validated contents are ``moods``); ``on_save`` gets each map saved, to put in use.
+    ``timeline`` renders what has been played so far (audio, sample rate), for downloads."""
     app = web.Application(middlewares=[security.same_origin_only], client_max_size=MAX_MAP_BYTES)
     app[HOSTS] = set()  # filled once the port is bound (serve_studio)
     app[MAP] = map_file
@@ -51,6 +56,8 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app[ON_SAVE] = on_save
     app[BRIDGE] = {"commands": commands, "events": events}
     app[PAGES] = set()
+    app[TIMELINE] = timeline
+    app[RENDERING] = asyncio.Lock()
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
     app.router.add_get("/api/map", _get_map)
@@ -59,6 +66,7 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app.router.add_post("/api/action", _action)
     app.router.add_get("/ws", _websocket)
     app.router.add_get("/audio", _audio)
+    app.router.add_get("/api/render", _render)
     app.cleanup_ctx.append(_bridge_client)
     return app
 
@@ -119,8 +127,12 @@ def _forwarding_stopped(task: asyncio.Task) -> None:
         log.error("forwarding the bridge's events to the pages failed", exc_info=task.exception())
 
 
+def _dumps(message: Any) -> str:
+    return json.dumps(message, default=str)  # a TOML date in a hand-edited map, say
+
+
 async def _broadcast(app: web.Application, message: dict) -> None:
-    text = json.dumps(message, default=str)
+    text = _dumps(message)
     for page in list(app[PAGES]):
         try:
             await page.send_str(text)
@@ -145,10 +157,16 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
 
 
-def _map_summary(app: web.Application) -> dict:
+def _map_summary(app: web.Application, text: str) -> dict:
+    """The map in use, and the tables of its ``text`` as written (names, not texts: the form edits those)."""
     moods = app[MOODS][0]
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:  # edited behind the studio's back; the form starts from nothing
+        raw = {}
     return {
         "file": str(app[MAP].path),
+        "raw": raw,
         "moods": dict(moods.moods),
         "stingers": dict(moods.stingers),
         "events": {name: {k: v for k, v in vars(rule).items() if v is not None} for name, rule in moods.events.items()},
@@ -158,7 +176,8 @@ def _map_summary(app: web.Application) -> dict:
 
 
 async def _get_map(request: web.Request) -> web.Response:
-    return web.json_response({**_map_summary(request.app), "text": request.app[MAP].read()})
+    text = request.app[MAP].read()
+    return web.json_response({**_map_summary(request.app, text), "text": text}, dumps=_dumps)
 
 
 async def _put_map(request: web.Request) -> web.Response:
@@ -173,9 +192,9 @@ async def _put_map(request: web.Request) -> web.Response:
         return web.json_response({"error": str(exc)}, status=400)
     app[MOODS][0] = moods
     app[ON_SAVE](moods)
-    summary = _map_summary(app)
+    summary = _map_summary(app, text)
     await _broadcast(app, {"topic": "studio.map", "data": summary})
-    return web.json_response(summary)
+    return web.json_response(summary, dumps=_dumps)
 
 
 async def _explain(request: web.Request) -> web.Response:
@@ -228,6 +247,27 @@ def _bridge_call(action: Any, moods: MoodMap) -> Callable[[Client], dict]:
     if kind == "mood":  # a named mood or a free text, changed as the map's defaults say
         return lambda client: client.set_mood(name, quantize=moods.quantize, ramp=moods.ramp)
     raise ValueError(f"unknown action type {kind!r:.40}")
+
+
+async def _render(request: web.Request) -> web.Response:
+    """The timeline played so far, rendered offline, as a download (``?format=wav|ogg``)."""
+    from .render import FORMATS, encode
+
+    fmt = request.query.get("format", "wav")
+    timeline = request.app[TIMELINE]
+    if fmt not in FORMATS:
+        return web.json_response({"error": f"format must be one of {', '.join(FORMATS)}"}, status=400)
+    if timeline is None:
+        return web.json_response({"error": "this studio does not keep its timeline"}, status=409)
+    async with request.app[RENDERING]:  # one render at a time: each takes a core for a while
+        try:
+            audio, rate = await asyncio.to_thread(timeline)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        data = await asyncio.to_thread(encode, audio, rate, fmt)
+    return web.Response(body=data, content_type=FORMATS[fmt], headers={
+        "Content-Disposition": f'attachment; filename="studio-timeline.{fmt}"',
+        "X-Rendered-Seconds": f"{len(audio) / rate:.6f}"})
 
 
 async def _audio(request: web.Request) -> web.WebSocketResponse:
