@@ -8,10 +8,11 @@ With one ``adaptive-music studio --no-audio --record`` process (its clocked file
 - click to first changed sample heard: a button click in the page until the
   sink plays the first sample the change alters, against the same kind of
   change sent as a bridge ``event`` by a Python client. Both use events with
-  quantize "now", alternating, so the beat grid does not enter. The changed
-  sample is the bridge's ``mood`` start (the first trial's is checked against
-  the recording here, as the browser test checks enemy_spotted's). When the
-  sink plays it comes from the sink's clock: recording sample ``i`` is due at
+  quantize "now", alternating, so the beat grid does not enter. A trial's
+  changed sample is where the sink's recording first differs from the offline
+  render of the controls before it (the studio lists the soundtrack's controls
+  at /api/timeline; the recording is checked to equal the render of all of
+  them). When the sink plays it comes from the sink's clock: recording sample ``i`` is due at
   ``t0 + i / rate``, and ``t0`` is the earliest beat event's arrival less the
   beat's position (the bridge publishes each beat as the sink takes it). The
   page's clock is mapped onto ``time.monotonic`` by the closest of 20 round trips;
@@ -24,7 +25,7 @@ With a second studio, ``--output engine``, the page's AudioWorklet pulling:
 - where the page draws a beat against when the worklet plays it (both on the
   page's clock; the output latency the browser reports is added to each).
 
-    python bench/studio.py [--loads 5] [--trials 20] [--listen 60]
+    python bench/studio.py [--loads 5] [--trials 20] [--listen 60] [--buffer 0.5] [--skip-clicks]
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from studio_process import Studio  # noqa: E402
 
 from adaptive_music.audio.wav import read_wav  # noqa: E402
 from adaptive_music.bridge import Client  # noqa: E402
-from adaptive_music.playback.feed import GeneratorSpec, render_controls  # noqa: E402
+from adaptive_music.playback.feed import Control, GeneratorSpec, render_controls  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 NOW_EVENTS = ("game_start", "player_died")  # both change the mood with quantize "now"
@@ -146,19 +147,37 @@ def _clicks(loads: int, trials: int) -> None:
                         actions[path].append(at)
                         starts[path].append(heard.mood_start_after(at)["sample"])
                         time.sleep(0.3)  # past the bridge's mood coalescing interval (0.1 s)
+                    time.sleep(1.0)  # the last change heard
                     drawn = page.evaluate(DRAWN)
                     origin = heard.sink_origin(rate)
                     heard.stop()
                     status = client.status()
+                    played = studio.json("GET", "/api/timeline")[1]
                 browser.close()
         finally:
             studio.stop()
-        first_changed = _first_changed(studio.recording, starts["page"][0] + rate)
+        recorded, _ = read_wav(studio.recording)
+    # Trial k's first changed sample: where the recording first differs from the offline render of
+    # every control before trial k's (the previous trial's start; a quantize "now" change is applied there).
+    controls = [Control(c["position"], c["method"], tuple(c["args"])) for c in played["controls"]]
+    order = sorted((s, path, i) for path in starts for i, s in enumerate(starts[path]))
+    changed = {"page": [0] * trials, "bridge": [0] * trials}
+    previous = -1
+    for start, path, i in order:
+        before = [c for c in controls if c.position <= previous]
+        unchanged = render_controls(GeneratorSpec("procedural", DEFAULT_MOOD).build(), before, start + rate)
+        differs = np.flatnonzero(np.any(recorded[PREROLL: PREROLL + start + rate] != unchanged, axis=1))
+        changed[path][i] = int(differs[0])
+        previous = start
+    end = order[-1][0] + rate
+    same = np.array_equal(recorded[PREROLL: PREROLL + end],
+                          render_controls(GeneratorSpec("procedural", DEFAULT_MOOD).build(), controls, end))
+    lag = [changed[p][i] - starts[p][i] for p in starts for i in range(trials)]
     print(f"page load to first beat drawn: median {np.median(loaded):.0f} ms, max {max(loaded):.0f} ms ({loads} loads)")
-    print(f"recording: first changed sample {first_changed}, the first click's mood start {starts['page'][0]} "
-          f"({'the same' if first_changed == starts['page'][0] else 'DIFFERENT'}); "
-          f"sink underruns {status['underruns']}")
-    after = {path: [1000 * (origin + s / rate - a) for a, s in zip(actions[path], starts[path])] for path in actions}
+    print(f"recording {'equals' if same else 'DIFFERS FROM'} the offline render of the soundtrack's controls; "
+          f"sink underruns {status['underruns']}; first changed sample - mood start: "
+          f"{min(lag)}..{max(lag)} samples")
+    after = {path: [1000 * (origin + s / rate - a) for a, s in zip(actions[path], changed[path])] for path in actions}
     for label, path in (("page click to first changed sample heard", "page"),
                         ("bridge event to first changed sample heard", "bridge")):
         print(f"{label}: p50 {np.percentile(after[path], 50):.1f} ms, p95 {np.percentile(after[path], 95):.1f} ms")
@@ -172,15 +191,6 @@ def _spread(label: str, values: list[float]) -> None:
     v = np.asarray(values)
     print(f"{label}: median {np.median(v):+.1f} ms, p5 {np.percentile(v, 5):+.1f}, p95 {np.percentile(v, 95):+.1f}, "
           f"max |.| {np.abs(v).max():.1f} ms ({len(v)} beats)")
-
-
-def _first_changed(recording: Path, frames: int) -> int | None:
-    """The first stream sample where the recording differs from the music with no controls."""
-    recorded, _ = read_wav(recording)
-    recorded = recorded[PREROLL: PREROLL + frames]
-    unchanged = render_controls(GeneratorSpec("procedural", DEFAULT_MOOD).build(), [], len(recorded))
-    changed = np.flatnonzero(np.any(recorded != unchanged, axis=1))
-    return int(changed[0]) if changed.size else None
 
 
 def _listen(seconds: float, buffer: float) -> None:

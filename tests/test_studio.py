@@ -143,6 +143,15 @@ def test_valid_edit_is_saved_and_used_at_once(studio, tmp_path):
         assert bridge.status()["mood"] == SHIPPED.moods["boss"]
 
 
+def test_timeline_lists_the_controls_heard_and_renders_them(studio):
+    status, played = studio.json("GET", "/api/timeline")
+    assert status == 200 and played["sample_rate"] == 48000 and played["seconds"] > 0
+    # enemy_spotted, fired above: the mood change and its intensity, with the map's quantize and ramp.
+    calls = [(c["method"], c["args"]) for c in played["controls"]]
+    assert ["set_mood", [SHIPPED.moods["combat"], "beat", 0.5]] in [list(call) for call in calls]
+    assert all(0 <= c["position"] < played["seconds"] * 48000 for c in played["controls"])
+
+
 def test_render_downloads_what_has_played(studio):
     status, data = studio.http("GET", "/api/render?format=wav")
     assert status == 200 and data[:4] == b"RIFF" and data[8:12] == b"WAVE"

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         from ..studio import MapFile, make_app
-        from ..studio.render import played_so_far
+        from ..studio.render import Timeline
     except ModuleNotFoundError as exc:
         if exc.name != "aiohttp":
             raise
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             except MoodMapError as exc:  # changed since serving() read it
                 raise UsageError(str(exc)) from None
             app = make_app(map_file, moods, server.commands_endpoint, server.events_endpoint, server.replace_moods,
-                           timeline=lambda: played_so_far(server.soundtrack))
+                           timeline=Timeline(server.soundtrack))
             asyncio.run(_serve_page(app, args.port, server))
     except LiveFailed as exc:
         print(f"adaptive-music studio: {exc}", file=sys.stderr)

@@ -17,7 +17,6 @@ import math
 from importlib import resources
 from typing import Any, Callable
 
-import numpy as np
 from aiohttp import WSMsgType, web
 
 from ..bridge.client import AsyncSubscription, Client
@@ -26,6 +25,7 @@ from ..mood.maps import MoodMap, MoodMapError, tomllib  # the TOML reader the ma
 from ..mood.text import MoodError
 from . import security
 from .mapfile import MAX_MAP_BYTES, MapFile
+from .render import FORMATS, Timeline, encode
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,17 @@ MOODS = web.AppKey("moods", list)  # [MoodMap]: the map in use
 ON_SAVE = web.AppKey("on_save", Callable)
 BRIDGE = web.AppKey("bridge", dict)
 PAGES = web.AppKey("pages", set)
-TIMELINE = web.AppKey("timeline", Callable)
+TIMELINE = web.AppKey("timeline", object)  # Timeline | None
 RENDERING = web.AppKey("rendering", asyncio.Lock)
 HOSTS = security.HOSTS
 
 
 def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
              on_save: Callable[[MoodMap], None],
-             timeline: Callable[[], tuple[np.ndarray, int]] | None = None) -> web.Application:
+             timeline: Timeline | None = None) -> web.Application:
     """The studio for the bridge at ``commands``/``events``, editing ``map_file`` (whose
     validated contents are ``moods``); ``on_save`` gets each map saved, to put in use.
-    ``timeline`` renders what has been played so far (audio, sample rate), for downloads."""
+    ``timeline`` is what the soundtrack has played, to list and render for downloads."""
     app = web.Application(middlewares=[security.same_origin_only], client_max_size=MAX_MAP_BYTES)
     app[HOSTS] = set()  # filled once the port is bound (serve_studio)
     app[MAP] = map_file
@@ -67,6 +67,7 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app.router.add_get("/ws", _websocket)
     app.router.add_get("/audio", _audio)
     app.router.add_get("/api/render", _render)
+    app.router.add_get("/api/timeline", _timeline)
     app.cleanup_ctx.append(_bridge_client)
     return app
 
@@ -249,10 +250,16 @@ def _bridge_call(action: Any, moods: MoodMap) -> Callable[[Client], dict]:
     raise ValueError(f"unknown action type {kind!r:.40}")
 
 
-async def _render(request: web.Request) -> web.Response:
-    """The timeline played so far, rendered offline, as a download (``?format=wav|ogg``)."""
-    from .render import FORMATS, encode
+async def _timeline(request: web.Request) -> web.Response:
+    """The control calls heard so far, with their stream positions."""
+    timeline = request.app[TIMELINE]
+    if timeline is None:
+        return web.json_response({"error": "this studio does not keep its timeline"}, status=409)
+    return web.json_response(timeline.describe(), dumps=_dumps)
 
+
+async def _render(request: web.Request) -> web.Response:
+    """The timeline heard so far, rendered offline, as a download (``?format=wav|ogg``)."""
     fmt = request.query.get("format", "wav")
     timeline = request.app[TIMELINE]
     if fmt not in FORMATS:
@@ -261,13 +268,13 @@ async def _render(request: web.Request) -> web.Response:
         return web.json_response({"error": "this studio does not keep its timeline"}, status=409)
     async with request.app[RENDERING]:  # one render at a time: each takes a core for a while
         try:
-            audio, rate = await asyncio.to_thread(timeline)
+            audio = await asyncio.to_thread(timeline.render)
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=409)
-        data = await asyncio.to_thread(encode, audio, rate, fmt)
+        data = await asyncio.to_thread(encode, audio, timeline.sample_rate, fmt)
     return web.Response(body=data, content_type=FORMATS[fmt], headers={
         "Content-Disposition": f'attachment; filename="studio-timeline.{fmt}"',
-        "X-Rendered-Seconds": f"{len(audio) / rate:.6f}"})
+        "X-Rendered-Seconds": f"{len(audio) / timeline.sample_rate:.6f}"})
 
 
 async def _audio(request: web.Request) -> web.WebSocketResponse:

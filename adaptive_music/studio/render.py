@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 
-from ..playback.feed import render_controls
+from ..playback.feed import Control, render_controls
 from ..playback.soundtrack import Soundtrack
 
 FORMATS = {"wav": "audio/wav", "ogg": "audio/ogg"}
@@ -21,14 +21,35 @@ MAX_SECONDS = 600.0
 """The longest render: of a longer session, the first ten minutes (the response says how long)."""
 
 
-def played_so_far(soundtrack: Soundtrack, max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, int]:
-    """What ``soundtrack`` has played up to its playhead (at most ``max_seconds``), and its sample rate."""
-    rate = soundtrack.config.output_sample_rate
-    frames = min(round(soundtrack.playback.playhead * rate), round(max_seconds * rate))
-    if frames <= 0:
-        raise ValueError("nothing has been played yet")
-    controls = [c for c in soundtrack.controls() if c.position < frames]
-    return render_controls(soundtrack.spec.build(), controls, frames), rate
+class Timeline:
+    """What a live soundtrack has played: its control calls so far, and their offline render."""
+
+    def __init__(self, soundtrack: Soundtrack) -> None:
+        self.soundtrack = soundtrack
+        self.sample_rate: int = soundtrack.config.output_sample_rate
+
+    def heard_frames(self, max_seconds: float = MAX_SECONDS) -> int:
+        """Frames of the stream heard so far (pauses hold it), at most ``max_seconds`` of them."""
+        return min(round(self.soundtrack.playback.playhead * self.sample_rate), round(max_seconds * self.sample_rate))
+
+    def controls(self, frames: int | None = None) -> list[Control]:
+        """The control calls applied before stream frame ``frames`` (default: those heard so far)."""
+        end = self.heard_frames() if frames is None else frames
+        return [c for c in self.soundtrack.controls() if c.position < end]
+
+    def render(self, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+        """The stream heard so far (at most ``max_seconds``), rendered offline: sample for sample what played."""
+        frames = self.heard_frames(max_seconds)
+        if frames <= 0:
+            raise ValueError("nothing has been played yet")
+        return render_controls(self.soundtrack.spec.build(), self.controls(frames), frames)
+
+    def describe(self) -> dict:
+        """The timeline as JSON: seconds heard, and each control call with its stream position."""
+        frames = self.heard_frames()
+        return {"sample_rate": self.sample_rate, "seconds": frames / self.sample_rate,
+                "controls": [{"position": c.position, "seconds": c.position / self.sample_rate, "method": c.method,
+                              "args": list(c.args)} for c in self.controls(frames)]}
 
 
 def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> bytes:
