@@ -22,6 +22,7 @@ from studio_process import Studio  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 SR = 48000
+MINUTE = 60
 RECEIVED = """async () => {
   const { blocks, frames } = window.studio.received;
   const all = new Float32Array(2 * frames);
@@ -236,6 +237,32 @@ def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
     assert np.median([b["heard"] - b["arrived"] for b in heard]) > 100  # ms early: held back, not drawn at once
     late = np.array([b["drawn"] - b["heard"] for b in heard])
     assert np.median(np.abs(late)) < FRAME_MS  # within a display frame of being heard (bench: the spread)
+
+
+def test_browser_audio_plays_a_minute_without_underruns(tmp_path):
+    """A minute of the engine output in the page, on the browser's clock: no worklet underrun, no gap,
+    and the PCM it received is the soundtrack's stream, sample for sample."""
+    studio = Studio(tmp_path, engine=True)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                                 args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{studio.port}/")
+            page.evaluate(f"window.studio.received.keepFrames = {MINUTE * SR}")
+            page.click("#listen")
+            page.wait_for_function(f"window.studio.audio && window.studio.audio.played >= {MINUTE * SR}",
+                                   timeout=(MINUTE + 30) * 1000, polling=500)
+            audio = page.evaluate("window.studio.audio")
+            received = page.evaluate(RECEIVED)
+            with Client(studio.commands, studio.events, timeout=10) as bridge:
+                status = bridge.status()
+            browser.close()
+    finally:
+        studio.stop()
+    assert audio["underruns"] == 0 and audio["gaps"] == 0
+    assert status["underruns"] == 0  # nor did the engine output wait in vain for the generator
+    _received_the_offline_render(received, MINUTE * SR)
 
 
 def _received_the_offline_render(received: dict, frames: int) -> None:

@@ -3,6 +3,7 @@
 "use strict";
 
 const MAX_ASK = 4096;     // frames per pull (the bridge allows 8192)
+const MIN_ASK = 2048;     // each pull is a round trip to the soundtrack: no 128-frame trickle (375 a second)
 const REPORT_QUANTA = 16; // stats, clock and level every 16 render quanta (~43 ms at 48 kHz)
 
 class PcmPlayer extends AudioWorkletProcessor {
@@ -36,7 +37,7 @@ class PcmPlayer extends AudioWorkletProcessor {
   process(inputs, outputs) {
     const [left, right] = outputs[0];
     const n = left.length;
-    while (this.buffered + this.asked < this.target) {
+    while (this.target - this.buffered - this.asked >= Math.min(MIN_ASK, this.target)) {
       const ask = Math.min(MAX_ASK, this.target - this.buffered - this.asked);
       this.asked += ask;
       this.port.postMessage({ pull: ask });
