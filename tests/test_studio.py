@@ -59,7 +59,10 @@ async def _fire_and_watch(studio, name: str, seconds: float = 15.0):
     url = f"http://127.0.0.1:{studio.port}"
     async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/ws", origin=url) as page:
         async with AsyncSubscription(studio.events, ("beat", "mood")) as sub:
-            await sub.recv(timeout=10)  # subscribed: events flow
+            # Subscribed, and past the first beat: a "beat" change asked for before the generator
+            # knows its tempo starts at once (ProceduralModel.next_boundary), not on a beat.
+            while (event := await sub.recv(timeout=10)) is not None and event.data.get("sample", 0) == 0:
+                pass
             async with session.post(f"{url}/api/action", json={"type": "event", "name": name},
                                     headers={"Origin": url}) as response:
                 reply = await response.json()

@@ -62,7 +62,10 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
             # A click fires the event as a game would; its mood start shows up.
             with Client(studio.commands, studio.events, timeout=10) as bridge, \
                     bridge.subscribe("beat", "mood") as heard:
-                assert heard.recv(timeout=10) is not None  # subscribed: the bridge's events flow
+                # Subscribed, and past the first beat (before it the tempo is unknown and a beat change starts at once).
+                while (event := heard.recv(timeout=10)) is not None and event.data["sample"] == 0:
+                    pass
+                assert event is not None  # the bridge's events flow
                 page.click("#events button[data-name=enemy_spotted]")
                 after_click = _until_mood_start(heard)
             transition = page.wait_for_selector("#transitions li.mood-start", timeout=20_000)
@@ -134,6 +137,24 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
                     playheads[fmt] = (before, bridge.status()["playhead"])
                     downloads[fmt] = tmp_path / f"timeline.{fmt}"
                     download.value.save_as(downloads[fmt])
+            # A script of events, rendered: enemy_spotted where the live soundtrack got it, up to the
+            # next control call it got, is what the sink played (checked below).
+            played = studio.json("GET", "/api/timeline")[1]["controls"]
+            spotted = played[0]["position"]
+            assert played[0]["args"][0] == SHIPPED.moods["combat"]
+            upto = next(c["position"] for c in played if c["position"] > spotted)
+            page.fill("#script", "# what the game did\nnonsense\n")
+            page.click("#script-wav")
+            page.wait_for_selector("#script-status:has-text('script line 2')")
+            page.fill("#script", "1 no_such_event")
+            page.click("#script-wav")
+            page.wait_for_selector("#script-status:has-text(\"event 'no_such_event' is not in the mood map\")")
+            page.fill("#script", f"{spotted / SR!r} enemy_spotted")
+            page.fill("#script-seconds", repr(upto / SR))
+            with page.expect_download(timeout=60_000) as download:
+                page.click("#script-wav")
+            downloads["script"] = tmp_path / "script.wav"
+            download.value.save_as(downloads["script"])
             assert not errors, errors
             browser.close()
     finally:
@@ -157,6 +178,9 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
     timeline, _ = soundfile.read(downloads["wav"], dtype="float32")
     assert len(timeline) > start + SR  # through the enemy_spotted change and on
     np.testing.assert_array_equal(timeline, recorded[: len(timeline)])
+    script, _ = soundfile.read(downloads["script"], dtype="float32")
+    assert len(script) == upto
+    np.testing.assert_array_equal(script, recorded[:upto])
     vorbis, _ = soundfile.read(downloads["ogg"], dtype="float32")
     error = vorbis - recorded[: len(vorbis)]
     assert 10 * np.log10(np.mean(recorded[: len(vorbis)] ** 2) / np.mean(error ** 2)) > 15  # dB: the same music
@@ -190,11 +214,7 @@ def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
     studio = Studio(tmp_path, engine=True)
     try:
         with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                                 args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{studio.port}/")
-            page.click("#listen")
+            browser, page = _listening(playwright, studio)
             page.wait_for_function("window.studio.audio && window.studio.audio.played > 0", timeout=20_000)
             page.wait_for_timeout(3000)
             playing = _meter(page, seconds=1.0)
@@ -245,12 +265,7 @@ def test_browser_audio_plays_a_minute_without_underruns(tmp_path):
     studio = Studio(tmp_path, engine=True)
     try:
         with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                                 args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{studio.port}/")
-            page.evaluate(f"window.studio.received.keepFrames = {MINUTE * SR}")
-            page.click("#listen")
+            browser, page = _listening(playwright, studio, keep_frames=MINUTE * SR)
             page.wait_for_function(f"window.studio.audio && window.studio.audio.played >= {MINUTE * SR}",
                                    timeout=(MINUTE + 30) * 1000, polling=500)
             audio = page.evaluate("window.studio.audio")
@@ -263,6 +278,18 @@ def test_browser_audio_plays_a_minute_without_underruns(tmp_path):
     assert audio["underruns"] == 0 and audio["gaps"] == 0
     assert status["underruns"] == 0  # nor did the engine output wait in vain for the generator
     _received_the_offline_render(received, MINUTE * SR)
+
+
+def _listening(playwright, studio: Studio, keep_frames: int = SR):
+    """Chromium on the studio's page, playing the music there ("Listen here"), keeping the
+    first ``keep_frames`` it receives; (browser, page)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                         args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+    page = browser.new_page()
+    page.goto(f"http://127.0.0.1:{studio.port}/")
+    page.evaluate(f"window.studio.received.keepFrames = {keep_frames}")
+    page.click("#listen")
+    return browser, page
 
 
 def _received_the_offline_render(received: dict, frames: int) -> None:

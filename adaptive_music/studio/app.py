@@ -25,7 +25,8 @@ from ..mood.maps import MoodMap, MoodMapError, tomllib  # the TOML reader the ma
 from ..mood.text import MoodError
 from . import security
 from .mapfile import MAX_MAP_BYTES, MapFile
-from .render import FORMATS, Timeline, encode
+from ..playback.feed import render_controls
+from .render import FORMATS, MAX_SECONDS, Timeline, encode, parse_script, script_controls
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app.router.add_get("/audio", _audio)
     app.router.add_get("/api/render", _render)
     app.router.add_get("/api/timeline", _timeline)
+    app.router.add_post("/api/render/script", _render_script)
     app.cleanup_ctx.append(_bridge_client)
     return app
 
@@ -272,9 +274,37 @@ async def _render(request: web.Request) -> web.Response:
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=409)
         data = await asyncio.to_thread(encode, audio, timeline.sample_rate, fmt)
+    return _download(data, fmt, "studio-timeline", len(audio) / timeline.sample_rate)
+
+
+async def _render_script(request: web.Request) -> web.Response:
+    """A script of game events (``{"script": "SECONDS EVENT" lines, "seconds", "format"}``) rendered
+    offline from the studio's starting mood, as the bridge would apply them, as a download."""
+    app = request.app
+    timeline = app[TIMELINE]
+    try:
+        asked = await request.json()
+        fmt, seconds = asked.get("format", "wav"), asked.get("seconds")
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        if type(seconds) not in (int, float) or not 0 < seconds <= MAX_SECONDS:
+            raise ValueError(f"seconds must be a number in (0, {MAX_SECONDS:g}]")
+        script = parse_script(str(asked.get("script", "")), seconds)
+        if timeline is None:
+            return web.json_response({"error": "this studio cannot render"}, status=409)
+        controls = script_controls(app[MOODS][0], script, timeline.sample_rate)
+    except (ValueError, AttributeError) as exc:  # AttributeError: JSON that is not an object
+        return web.json_response({"error": f"{exc}"}, status=400)
+    frames = round(seconds * timeline.sample_rate)
+    async with app[RENDERING]:
+        audio = await asyncio.to_thread(render_controls, timeline.soundtrack.spec.build(), controls, frames)
+        data = await asyncio.to_thread(encode, audio, timeline.sample_rate, fmt)
+    return _download(data, fmt, "studio-script", len(audio) / timeline.sample_rate)
+
+
+def _download(data: bytes, fmt: str, name: str, seconds: float) -> web.Response:
     return web.Response(body=data, content_type=FORMATS[fmt], headers={
-        "Content-Disposition": f'attachment; filename="studio-timeline.{fmt}"',
-        "X-Rendered-Seconds": f"{len(audio) / timeline.sample_rate:.6f}"})
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"', "X-Rendered-Seconds": f"{seconds:.6f}"})
 
 
 async def _audio(request: web.Request) -> web.WebSocketResponse:

@@ -1,17 +1,22 @@
-"""Render from the page: the music the studio has played so far, offline, as a WAV or OGG file.
+"""Render from the page, offline, as a WAV or OGG file: the music the studio has played so
+far, or a script of game events.
 
 The live soundtrack keeps every control call with its stream position
 (``record_controls``); rendering them on a fresh generator reproduces what was
 heard sample for sample (:func:`~adaptive_music.playback.feed.render_controls`),
-without the pauses, which hold the stream.
+without the pauses, which hold the stream. A script's events become the control
+calls the bridge makes for them, at the script's positions.
 """
 
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
+from ..models.base import Mood
+from ..mood.maps import MoodMap
 from ..playback.feed import Control, render_controls
 from ..playback.soundtrack import Soundtrack
 
@@ -19,6 +24,7 @@ FORMATS = {"wav": "audio/wav", "ogg": "audio/ogg"}
 """Download formats and their media types: WAV is float32 (exact), OGG is Vorbis."""
 MAX_SECONDS = 600.0
 """The longest render: of a longer session, the first ten minutes (the response says how long)."""
+MAX_SCRIPT_EVENTS = 1000
 
 
 class Timeline:
@@ -50,6 +56,57 @@ class Timeline:
         return {"sample_rate": self.sample_rate, "seconds": frames / self.sample_rate,
                 "controls": [{"position": c.position, "seconds": c.position / self.sample_rate, "method": c.method,
                               "args": list(c.args)} for c in self.controls(frames)]}
+
+
+def parse_script(text: str, max_seconds: float = MAX_SECONDS) -> list[tuple[float, str]]:
+    """``SECONDS EVENT`` lines (blank lines and ``#`` comments skipped), sorted by time.
+
+    Raises ValueError naming the line of a malformed one.
+    """
+    script = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        at, _, name = line.partition(" ")
+        try:
+            seconds = float(at)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and 0 <= seconds < max_seconds) or not name.strip():
+            raise ValueError(f"script line {number}: write SECONDS EVENT, with 0 <= SECONDS < {max_seconds:g}; "
+                             f"got {line!r:.80}")
+        script.append((seconds, name.strip()))
+        if len(script) > MAX_SCRIPT_EVENTS:
+            raise ValueError(f"a script has at most {MAX_SCRIPT_EVENTS} events")
+    return sorted(script, key=lambda event: event[0])
+
+
+def script_controls(moods: MoodMap, script: list[tuple[float, str]], sample_rate: int,
+                    intensity: float = Mood("").intensity) -> list[Control]:
+    """The control calls a live soundtrack gets when the bridge receives ``script``'s events
+    (``(seconds, event name)``) at those stream positions, from ``intensity``.
+
+    Raises ValueError for an event the map does not know or cannot resolve without params.
+    """
+    controls = []
+    for seconds, name in script:
+        try:
+            action = moods.resolve(name)
+        except KeyError:
+            raise ValueError(f"event {name!r:.60} is not in the mood map") from None
+        position = round(seconds * sample_rate)
+        if action.mood is not None:
+            controls.append(Control(position, "set_mood", (action.mood, action.quantize, float(action.ramp or 0.0))))
+        if action.intensity_delta is not None:
+            intensity = min(1.0, max(0.0, intensity + action.intensity_delta))
+        elif action.intensity is not None:
+            intensity = action.intensity
+        if action.intensity_delta is not None or action.intensity is not None:
+            controls.append(Control(position, "set_intensity", (intensity, 0.5)))
+        if action.stinger is not None:
+            controls.append(Control(position, "stinger", (action.stinger,)))
+    return controls
 
 
 def encode(audio: np.ndarray, sample_rate: int, fmt: str) -> bytes:

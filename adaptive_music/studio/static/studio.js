@@ -261,18 +261,25 @@ async function listen() {
   await context.resume();
 }
 
-// Render from the page: the music played so far, rendered offline by the studio, downloaded.
-async function renderTimeline(fmt) {
-  $("render-status").textContent = "rendering…";
-  const response = await fetch(`/api/render?format=${fmt}`);
-  if (!response.ok) { $("render-status").textContent = (await response.json()).error; return; }
+// Render from the page: the music played so far, or a script of events, rendered offline by
+// the studio and downloaded.
+async function download(status, name, fmt, request) {
+  $(status).textContent = "rendering…";
+  const response = await request;
+  if (!response.ok) { $(status).textContent = (await response.json()).error; return; }
   const link = document.createElement("a");
   link.href = URL.createObjectURL(await response.blob());
-  link.download = `studio-timeline.${fmt}`;
+  link.download = `${name}.${fmt}`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-  $("render-status").textContent = `${Number(response.headers.get("X-Rendered-Seconds")).toFixed(2)} s rendered`;
+  $(status).textContent = `${Number(response.headers.get("X-Rendered-Seconds")).toFixed(2)} s rendered`;
 }
+
+const renderTimeline = (fmt) => download("render-status", "studio-timeline", fmt, fetch(`/api/render?format=${fmt}`));
+const renderScript = (fmt) => download("script-status", "studio-script", fmt, fetch("/api/render/script", {
+  method: "POST", headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ script: $("script").value, seconds: Number($("script-seconds").value), format: fmt }),
+}));
 
 // Form editing: one entry at a time, written into the TOML text (the rest of the file as it
 // was) and saved as the text editor's edits are, so a refusal reads the same.
@@ -377,7 +384,10 @@ $("entry-table").addEventListener("change", showEntryNames);
 $("entry-name").addEventListener("change", fillEntry);
 $("entry").addEventListener("submit", (e) => { e.preventDefault(); saveEntry(false); });
 $("entry-remove").addEventListener("click", () => saveEntry(true));
-for (const fmt of ["wav", "ogg"]) $(`render-${fmt}`).addEventListener("click", () => renderTimeline(fmt));
+for (const fmt of ["wav", "ogg"]) {
+  $(`render-${fmt}`).addEventListener("click", () => renderTimeline(fmt));
+  $(`script-${fmt}`).addEventListener("click", () => renderScript(fmt));
+}
 $("listen").addEventListener("click", () => listen().catch((e) => { $("browser-audio").textContent = e.message; }));
 loadMap().catch((e) => { $("action-error").textContent = e.message; });
 connect();
