@@ -6,6 +6,7 @@ import json
 import re
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import soundfile
@@ -162,6 +163,22 @@ def test_render_downloads_what_has_played(studio):
     assert rate == 48000 and audio.shape[1] == 2 and len(audio) > 0
     assert studio.http("GET", "/api/render?format=mp3")[0] == 400
     assert studio.http("GET", "/api/render", headers={"Origin": "http://evil.example"})[0] == 403
+
+
+def test_stems_preview_lists_and_serves_the_maps_loops_and_transitions(studio):
+    status, listing = studio.json("POST", "/api/stems", {"bars": 1})
+    assert status == 200, listing
+    assert [m["name"] for m in listing["moods"]] == list(SHIPPED.moods)
+    assert {(t["from"], t["to"]) for t in listing["transitions"]} == {
+        (a, b) for a in SHIPPED.moods for b in SHIPPED.moods if a != b}
+    assert studio.json("GET", "/api/stems")[1] == listing  # for a page opened later
+    for file in (listing["moods"][0]["file"], listing["transitions"][0]["file"]):
+        status, data = studio.http("GET", f"/api/stems/file?name={quote(file)}")
+        audio, rate = soundfile.read(io.BytesIO(data))
+        assert status == 200 and rate == 48000 and len(audio) > rate // 2  # a real WAV: a bar or more
+    for name in ("manifest.json", "../my_game.toml", "/etc/passwd", ""):  # only what the listing names
+        assert studio.http("GET", f"/api/stems/file?name={quote(name)}")[0] == 404
+    assert studio.json("POST", "/api/stems", {"bars": 0})[0] == 400
 
 
 def test_foreign_origin_or_host_is_refused(studio):

@@ -127,6 +127,20 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
                              for line in before.splitlines()] + lines[len(before.splitlines()):]  # in place
             page.click("#events button[data-name=studio_test]")  # its mood is the edited victory
             page.wait_for_selector("#transitions li.mood-start:has-text('quiet harp, gentle relief')", timeout=20_000)
+            # Stems of the map, previewed: every mood's loop and every transition, playable here.
+            page.fill("#stems-bars", "1")
+            page.click("#stems-build")
+            page.wait_for_selector("#stems-status:has-text('loops')", timeout=120_000)
+            moods = load_mood_map(studio.map).moods
+            assert page.locator("#stems .stem-loop").count() == len(moods)
+            assert page.locator("#stems .stem-transition").count() == len(moods) * (len(moods) - 1)
+            loaded = page.evaluate("""async () => {
+              const audio = document.querySelector("#stems .stem-loop audio");
+              audio.preload = "auto";
+              await new Promise((ok, fail) => { audio.onloadedmetadata = ok; audio.onerror = fail; audio.load(); });
+              return audio.duration;
+            }""")
+            assert loaded > 0.5  # the browser decodes the loop: a bar or more
             # What has played so far, rendered and downloaded, as WAV and as OGG.
             downloads, playheads = {}, {}
             with Client(studio.commands, studio.events, timeout=10) as bridge:

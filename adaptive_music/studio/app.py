@@ -23,10 +23,11 @@ from ..bridge.client import AsyncSubscription, Client
 from ..bridge.protocol import BridgeError
 from ..mood.maps import MoodMap, MoodMapError, tomllib  # the TOML reader the map's checks use
 from ..mood.text import MoodError
+from ..playback.feed import render_controls
 from . import security
 from .mapfile import MAX_MAP_BYTES, MapFile
-from ..playback.feed import render_controls
 from .render import FORMATS, MAX_SECONDS, Timeline, encode, parse_script, script_controls
+from .stems_preview import MEDIA_TYPES, StemsPreview
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +41,18 @@ ON_SAVE = web.AppKey("on_save", Callable)
 BRIDGE = web.AppKey("bridge", dict)
 PAGES = web.AppKey("pages", set)
 TIMELINE = web.AppKey("timeline", object)  # Timeline | None
+STEMS = web.AppKey("stems", object)  # StemsPreview | None
 RENDERING = web.AppKey("rendering", asyncio.Lock)
 HOSTS = security.HOSTS
 
 
 def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
              on_save: Callable[[MoodMap], None],
-             timeline: Timeline | None = None) -> web.Application:
+             timeline: Timeline | None = None, stems: StemsPreview | None = None) -> web.Application:
     """The studio for the bridge at ``commands``/``events``, editing ``map_file`` (whose
     validated contents are ``moods``); ``on_save`` gets each map saved, to put in use.
-    ``timeline`` is what the soundtrack has played, to list and render for downloads."""
+    ``timeline`` is what the soundtrack has played, to list and render for downloads; ``stems``
+    previews the map as ``adaptive-music stems`` renders it."""
     app = web.Application(middlewares=[security.same_origin_only], client_max_size=MAX_MAP_BYTES)
     app[HOSTS] = set()  # filled once the port is bound (serve_studio)
     app[MAP] = map_file
@@ -58,6 +61,7 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app[BRIDGE] = {"commands": commands, "events": events}
     app[PAGES] = set()
     app[TIMELINE] = timeline
+    app[STEMS] = stems
     app[RENDERING] = asyncio.Lock()
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
@@ -70,6 +74,9 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app.router.add_get("/api/render", _render)
     app.router.add_get("/api/timeline", _timeline)
     app.router.add_post("/api/render/script", _render_script)
+    app.router.add_get("/api/stems", _stems)
+    app.router.add_post("/api/stems", _build_stems)
+    app.router.add_get("/api/stems/file", _stems_file)
     app.cleanup_ctx.append(_bridge_client)
     return app
 
@@ -300,6 +307,33 @@ async def _render_script(request: web.Request) -> web.Response:
         audio = await asyncio.to_thread(render_controls, timeline.soundtrack.spec.build(), controls, frames)
         data = await asyncio.to_thread(encode, audio, timeline.sample_rate, fmt)
     return _download(data, fmt, "studio-script", len(audio) / timeline.sample_rate)
+
+
+async def _stems(request: web.Request) -> web.Response:
+    """The last stems preview built: its loops and transitions."""
+    preview = request.app[STEMS]
+    listing = preview.listing() if preview is not None else None
+    return web.json_response(listing or {"moods": [], "transitions": []})
+
+
+async def _build_stems(request: web.Request) -> web.Response:
+    """Render the map in use as stems (``{"bars": N}``); the listing, or why not."""
+    preview = request.app[STEMS]
+    if preview is None:
+        return web.json_response({"error": "this studio has no stems folder"}, status=409)
+    try:
+        bars = (await request.json()).get("bars", 4)
+        return web.json_response(await asyncio.to_thread(preview.build, request.app[MOODS][0], bars))
+    except (ValueError, AttributeError) as exc:  # StemsError is a ValueError
+        return web.json_response({"error": str(exc)}, status=400)
+
+
+async def _stems_file(request: web.Request) -> web.StreamResponse:
+    preview = request.app[STEMS]
+    path = preview.file(request.query.get("name", "")) if preview is not None else None
+    if path is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": MEDIA_TYPES[path.suffix]})
 
 
 def _download(data: bytes, fmt: str, name: str, seconds: float) -> web.Response:

@@ -281,6 +281,46 @@ const renderScript = (fmt) => download("script-status", "studio-script", fmt, fe
   body: JSON.stringify({ script: $("script").value, seconds: Number($("script-seconds").value), format: fmt }),
 }));
 
+// Stems preview: the map rendered as `adaptive-music stems` renders it, each file playable here.
+function audioPlayer(file, loop) {
+  const audio = document.createElement("audio");
+  Object.assign(audio, { controls: true, preload: "none", loop, src: `/api/stems/file?name=${encodeURIComponent(file)}` });
+  return audio;
+}
+
+function showStems(listing) {
+  const out = $("stems");
+  out.replaceChildren();
+  for (const mood of listing.moods) {
+    const row = document.createElement("div");
+    row.className = "stem-loop";
+    row.append(`${mood.name} · ${mood.bpm} bpm ${mood.meter} · layers ${mood.layers.join(", ")} `, audioPlayer(mood.file, true));
+    out.append(row);
+  }
+  if (!listing.transitions.length) return;
+  const details = document.createElement("details");
+  details.append(Object.assign(document.createElement("summary"), { textContent: `${listing.transitions.length} transitions` }));
+  for (const t of listing.transitions) {
+    const row = document.createElement("div");
+    row.className = "stem-transition";
+    row.append(`${t.from} → ${t.to} `, audioPlayer(t.file, false));
+    details.append(row);
+  }
+  out.append(details);
+}
+
+async function buildStems() {
+  $("stems-status").textContent = "rendering stems…";
+  try {
+    const listing = await api("/api/stems", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ bars: Number($("stems-bars").value) }),
+    });
+    showStems(listing);
+    $("stems-status").textContent = `${listing.moods.length} loops, ${listing.transitions.length} transitions`;
+  } catch (e) { $("stems-status").textContent = e.message; }
+}
+
 // Form editing: one entry at a time, written into the TOML text (the rest of the file as it
 // was) and saved as the text editor's edits are, so a refusal reads the same.
 const EVENT_FIELDS = ["mood", "quantize", "ramp", "intensity", "stinger"];
@@ -380,6 +420,7 @@ $("intensity").addEventListener("change", () => act({ type: "intensity", value: 
 $("pause").addEventListener("click", () => act({ type: "pause" }));
 $("resume").addEventListener("click", () => act({ type: "resume" }));
 $("save").addEventListener("click", saveMap);
+$("stems-build").addEventListener("click", buildStems);
 $("entry-table").addEventListener("change", showEntryNames);
 $("entry-name").addEventListener("change", fillEntry);
 $("entry").addEventListener("submit", (e) => { e.preventDefault(); saveEntry(false); });
@@ -390,5 +431,6 @@ for (const fmt of ["wav", "ogg"]) {
 }
 $("listen").addEventListener("click", () => listen().catch((e) => { $("browser-audio").textContent = e.message; }));
 loadMap().catch((e) => { $("action-error").textContent = e.message; });
+api("/api/stems").then(showStems).catch(() => {});  // a preview built before this page opened
 connect();
 requestAnimationFrame(draw);
