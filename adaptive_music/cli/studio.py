@@ -35,9 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..mood.maps import MoodMapError, load_mood_map
 
     try:
-        from ..studio import MapFile, make_app
-        from ..studio.render import Timeline
-        from ..studio.stems_preview import StemsPreview
+        from ..studio import MapFile, StemsPreview, Timeline, make_app
     except ModuleNotFoundError as exc:
         if exc.name != "aiohttp":
             raise

@@ -5,6 +5,8 @@ Page actions (``POST /api/action``) become bridge requests on one
 thread that owns its socket. The bridge's published events are read from a SUB
 socket and forwarded, unchanged, to every page over ``/ws``. With an engine
 output the page may also pull the audio itself over ``/audio`` (browser_audio).
+What has played, or a script of events, renders offline for download (render),
+and the map renders as stems for preview (stems_preview).
 """
 
 from __future__ import annotations
