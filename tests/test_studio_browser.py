@@ -269,8 +269,10 @@ def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
     heard = [b for b in beat_times if "heard" in b and "drawn" in b]
     assert len(heard) >= 4
     assert np.median([b["heard"] - b["arrived"] for b in heard]) > 100  # ms early: held back, not drawn at once
-    late = np.array([b["drawn"] - b["heard"] for b in heard])
-    assert np.median(np.abs(late)) < FRAME_MS  # within a display frame of being heard (bench: the spread)
+    late = np.abs([b["drawn"] - b["heard"] for b in heard])
+    device_ms = 1000 * (before["outputLatency"] + before["baseLatency"])
+    assert np.median(late) < FRAME_MS  # drawn within a display frame of being heard (bench: the spread) ...
+    assert np.percentile(late, 90) < FRAME_MS + device_ms  # ... and inside the bound
 
 
 def test_browser_audio_plays_a_minute_without_underruns(tmp_path):
