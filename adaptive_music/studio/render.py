@@ -18,7 +18,7 @@ import numpy as np
 from ..models.base import Mood
 from ..mood.maps import MoodMap
 from ..playback.feed import Control, render_controls
-from ..playback.soundtrack import Soundtrack
+from ..playback.soundtrack import INTENSITY_RAMP, Soundtrack
 
 FORMATS = {"wav": "audio/wav", "ogg": "audio/ogg"}
 """Download formats and their media types: WAV is float32 (exact), OGG is Vorbis."""
@@ -98,12 +98,10 @@ def script_controls(moods: MoodMap, script: list[tuple[float, str]], sample_rate
         position = round(seconds * sample_rate)
         if action.mood is not None:
             controls.append(Control(position, "set_mood", (action.mood, action.quantize, float(action.ramp or 0.0))))
-        if action.intensity_delta is not None:
-            intensity = min(1.0, max(0.0, intensity + action.intensity_delta))
-        elif action.intensity is not None:
-            intensity = action.intensity
-        if action.intensity_delta is not None or action.intensity is not None:
-            controls.append(Control(position, "set_intensity", (intensity, 0.5)))
+        after = action.intensity_after(intensity)
+        if after is not None:
+            intensity = after
+            controls.append(Control(position, "set_intensity", (intensity, INTENSITY_RAMP)))
         if action.stinger is not None:
             controls.append(Control(position, "stinger", (action.stinger,)))
     return controls
