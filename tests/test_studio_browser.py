@@ -203,8 +203,9 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
     assert len(script) == upto
     np.testing.assert_array_equal(script, recorded[:upto])
     vorbis, _ = soundfile.read(downloads["ogg"], dtype="float32")
-    error = vorbis - timeline[: len(vorbis)]
-    assert 10 * np.log10(np.mean(timeline[: len(vorbis)] ** 2) / np.mean(error ** 2)) > 15  # dB: the same music
+    n = min(len(vorbis), len(timeline))  # the OGG was rendered later, so is longer
+    error = vorbis[:n] - timeline[:n]
+    assert 10 * np.log10(np.mean(timeline[:n] ** 2) / np.mean(error ** 2)) > 15  # dB: the same music
 
 
 def _until_mood_start(subscription, seconds: float = 20.0) -> list[dict]:
