@@ -388,7 +388,7 @@ def main() -> int:
                 for load in args.loads.split(","):
                     r = run_underruns(args, feed, load)
                     print(f"underruns  {args.minutes:g} min, generator in a {feed}, {load:5s} "
-                          f"(output: {r['output']}): underruns {r['underruns']}  "
+                          f"(host: {r['host']}): underruns {r['underruns']}  "
                           f"device underflows {r['output_underflows']}  device restarts {r['restarts']}  "
                           f"clock holes {r['clock_holes']} ({r['clock_lost_ms']:.0f} ms)  "
                           f"capture holes {r['capture_holes']}: total {r['capture_silence_ms']:.1f} ms, "

@@ -1,4 +1,5 @@
-"""Take the README's screenshot of the studio: the shipped map, a few seconds after `enemy_spotted`.
+"""Take the README's screenshot of the studio: the shipped map played in the page (browser audio,
+so the level strip shows), a few seconds after `enemy_spotted`.
 
     python scripts/studio_screenshot.py docs/studio.png
 """
@@ -16,14 +17,18 @@ from studio_process import Studio  # noqa: E402
 
 def main(out: str) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        studio = Studio(Path(directory))
+        studio = Studio(Path(directory), engine=True)
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
                 page.goto(f"http://127.0.0.1:{studio.port}/")
+                page.click("#listen")
                 page.wait_for_function("window.studio.beatsDrawn > 4", timeout=30_000)
                 page.fill("#mood-text", "grim zorp strings")
+                page.fill("#entry-name", "enemy_spotted")
+                page.dispatch_event("#entry-name", "change")
                 page.click("#events button[data-name=enemy_spotted]")
                 page.wait_for_selector("#transitions li.mood-end", timeout=30_000)
                 time.sleep(1.5)

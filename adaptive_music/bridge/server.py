@@ -397,10 +397,8 @@ class Server:
         fields = {"action": action.as_dict()}
         if action.mood is not None:  # first: the soundtrack may refuse the text
             fields.update(self._set_mood(action.mood, action.quantize, action.ramp))
-        if action.intensity_delta is not None:
-            self._set_intensity(min(1.0, max(0.0, self._current_intensity() + action.intensity_delta)))
-        elif action.intensity is not None:
-            self._set_intensity(action.intensity)
+        if action.intensity_delta is not None or action.intensity is not None:
+            self._set_intensity(action.intensity_after(self._current_intensity()))
         if action.stinger is not None:
             _call(self.soundtrack.stinger, action.stinger)
         return fields

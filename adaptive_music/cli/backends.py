@@ -19,14 +19,15 @@ def check_melody(args: argparse.Namespace) -> None:
         raise UsageError("--melody needs --backend musicgen and a MusicGen-melody checkpoint")
 
 
-def load_musicgen(model: str, melody: str | None = None):
+def load_musicgen(model: str, melody: str | None = None, loader=None):
     """The MusicGen backend (conditioned on the theme in ``melody``, if given), or a
-    UsageError that says what is missing and how to get it."""
+    UsageError that says what is missing and how to get it. ``loader(model, melody)``
+    replaces ``MusicgenModel.load`` (a cached one, say)."""
     try:
         from ..models.musicgen import AudioPromptError, MusicgenLoadError, MusicgenModel
     except ImportError as exc:
         raise UsageError(f"the musicgen backend needs its extra: pip install 'adaptive-music[musicgen]' ({exc})")
     try:
-        return MusicgenModel.load(model, melody=melody)
+        return loader(model, melody) if loader else MusicgenModel.load(model, melody=melody)
     except (MusicgenLoadError, AudioPromptError) as exc:
         raise UsageError(str(exc)) from None

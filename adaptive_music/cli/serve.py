@@ -122,9 +122,10 @@ class LiveFailed(Exception):
 
 
 @contextlib.contextmanager
-def serving(args: argparse.Namespace, *, curve: Any = None) -> Iterator[Any]:
+def serving(args: argparse.Namespace, *, curve: Any = None, record_controls: bool = False) -> Iterator[Any]:
     """Start the live soundtrack and its bridge :class:`~adaptive_music.bridge.Server` from
     :func:`add_live_arguments`' ``args``; yield the started server, stop both on exit.
+    ``record_controls`` keeps the soundtrack's control calls (to render what it played).
 
     Bad arguments raise UsageError, a missing device or an untakeable address LiveFailed.
     """
@@ -154,7 +155,8 @@ def serving(args: argparse.Namespace, *, curve: Any = None) -> Iterator[Any]:
     sink = ClockedFileSink(args.record) if mode == "file" else EngineOutput() if mode == "engine" else None
     try:
         soundtrack = Soundtrack(backend=live.backend, seed=args.seed, mood=moods.mood_text(args.mood),
-                                device=args.device, sink=sink, ahead=live.ahead, fallback=live.fallback)
+                                device=args.device, sink=sink, ahead=live.ahead, fallback=live.fallback,
+                                record_controls=record_controls)
     except NoAudioDeviceError as exc:
         raise LiveFailed(str(exc)) from None
     except (DeviceNotFoundError, ValueError) as exc:

@@ -8,7 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+from . import backends
 from .errors import UsageError
+
+EXIT_BACKEND_FAILED = 1
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -16,6 +19,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--moods", type=Path, required=True, help="the mood map (TOML) whose moods and stingers to render")
     p.add_argument("--mood", action="append", default=[], metavar="NAME=TEXT", help="an extra mood (repeatable)")
     p.add_argument("--out", type=Path, required=True, help="the output folder")
+    p.add_argument("--backend", default="procedural",
+                   help="procedural (default) or musicgen (loops and transitions only: no layers, MIDI or stingers)")
+    p.add_argument("--model", help="musicgen: hub id or local folder (default facebook/musicgen-small)")
+    p.add_argument("--melody", metavar="FILE", help="musicgen-melody: a theme (audio file) every mood plays a variation of")
     p.add_argument("--format", default="ogg", help="ogg (default; Vorbis comments LOOPSTART/LOOPLENGTH) or wav (smpl chunk)")
     p.add_argument("--bars", type=int, default=16, help="bars per loop (default 16; a multiple of 8 closes the phrase)")
     p.add_argument("--seed", type=int, default=0)
@@ -24,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--transition-bars", type=int, default=2, help="1 or 2 bars per transition (default 2)")
     p.add_argument("--transition", action="append", default=[], metavar="FROM:TO",
                    help="render only these transitions (repeatable; default every ordered pair)")
-    p.add_argument("--no-midi", action="store_true", help="skip the MIDI files")
+    p.add_argument("--no-midi", action="store_true", help="skip the MIDI files (musicgen writes none)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--ray", metavar="ADDRESS", help="run the render jobs on this Ray cluster (pip install 'adaptive-music[ray]')")
     p.add_argument("--preview", type=Path, metavar="PNG", help="also draw a contact sheet of every loop and transition")
@@ -71,7 +78,8 @@ def _spec(args: argparse.Namespace):
     try:
         spec = spec_from_map(mood_map, args.mood, bars=args.bars, seed=args.seed, intensity=args.intensity,
                              transition_bars=args.transition_bars, format=args.format,
-                             transitions=tuple(pairs) if pairs else None, midi=not args.no_midi)
+                             transitions=tuple(pairs) if pairs else None, midi=False if args.no_midi else None,
+                             backend=args.backend, model=args.model, melody=args.melody)
         check_output_folder(args.out)
         if args.preview:
             check_output_folder(args.preview.parent)
@@ -81,6 +89,10 @@ def _spec(args: argparse.Namespace):
         from .plot import require_matplotlib
 
         require_matplotlib()
+    if spec.backend == "musicgen":
+        from ..stems.musicgen import load_model
+
+        backends.load_musicgen(spec.model, spec.melody, loader=load_model)  # bad weights: exit 2 before rendering
     if args.ray:
         try:
             import ray  # noqa: F401
@@ -96,8 +108,14 @@ def run(args: argparse.Namespace) -> int:
     sources = {a for a, _ in spec.pairs()}
     progress = _Progress(len(spec.moods) + len(sources), enabled=not args.quiet)
     start = time.perf_counter()
-    manifest = build_stems(spec, args.out, jobs=args.jobs, ray_address=args.ray, progress=progress,
-                           command=sys.argv[1:])
+    try:
+        manifest = build_stems(spec, args.out, jobs=args.jobs, ray_address=args.ray, progress=progress,
+                               command=sys.argv[1:])
+    except Exception as exc:  # offline there is no fallback: say what failed; the manifest is not written
+        sys.stderr.write("\n" if progress.live and not args.quiet else "")  # end the progress bar
+        print(f"adaptive-music stems: the {spec.backend} backend failed: {type(exc).__name__}: {exc}; "
+              f"no manifest was written", file=sys.stderr)
+        return EXIT_BACKEND_FAILED
     from ..stems.godot import write_godot
 
     write_godot(args.out, manifest)

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 from .errors import UsageError
 from .serve import EXIT_NO_DEVICE, LiveFailed, add_live_arguments, serving
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..mood.maps import MoodMapError, load_mood_map
 
     try:
-        from ..studio import MapFile, make_app
+        from ..studio import MapFile, StemsPreview, Timeline, make_app
     except ModuleNotFoundError as exc:
         if exc.name != "aiohttp":
             raise
@@ -42,13 +44,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be in 0..65535, got {args.port}")
     map_file = MapFile(args.moods)
     try:
-        with serving(args) as server:
+        with serving(args, record_controls=True) as server:
             try:
                 moods = load_mood_map(map_file.path)  # the map as saved: the editor's starting point
             except MoodMapError as exc:  # changed since serving() read it
                 raise UsageError(str(exc)) from None
-            app = make_app(map_file, moods, server.commands_endpoint, server.events_endpoint, server.replace_moods)
-            asyncio.run(_serve_page(app, args.port, server))
+            with tempfile.TemporaryDirectory(prefix="adaptive-music-studio-stems-") as stems:
+                app = make_app(map_file, moods, server.commands_endpoint, server.events_endpoint,
+                               server.replace_moods, timeline=Timeline(server.soundtrack),
+                               stems=StemsPreview(Path(stems)))
+                asyncio.run(_serve_page(app, args.port, server))
     except LiveFailed as exc:
         print(f"adaptive-music studio: {exc}", file=sys.stderr)
         return EXIT_NO_DEVICE

@@ -91,6 +91,13 @@ class EventAction:
     def as_dict(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
+    def intensity_after(self, current: float) -> float | None:
+        """The intensity this action sets when the intensity is ``current`` (a delta is clamped
+        to [0, 1]), or None when it leaves the intensity alone."""
+        if self.intensity_delta is not None:
+            return min(1.0, max(0.0, current + self.intensity_delta))
+        return self.intensity
+
 
 @dataclasses.dataclass(frozen=True)
 class MoodMap:

@@ -36,6 +36,9 @@ from .engine_output import EngineOutput
 from .feed import Control, GeneratorSpec, ProcessFeed, ThreadFeed
 from .player import Output
 
+INTENSITY_RAMP = 0.5
+"""Seconds :meth:`Soundtrack.set_intensity` ramps over unless told otherwise."""
+
 
 class Soundtrack:
     """Live adaptive music on a sound device; a context manager.
@@ -189,7 +192,7 @@ class Soundtrack:
             self._mood = mood
         self.feed.send("set_mood", (text, transition, float(ramp)))
 
-    def set_intensity(self, x: float, ramp: float = 0.5) -> None:
+    def set_intensity(self, x: float, ramp: float = INTENSITY_RAMP) -> None:
         """Set the intensity, in [0, 1]; layers and density follow over ``ramp`` seconds."""
         x = check_intensity(x)
         check_transition("now", ramp)

@@ -14,16 +14,17 @@ import concurrent.futures
 import functools
 import hashlib
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ..models.procedural import ProceduralModel
-from .files import Timing, file_sha256, write_audio
+from .files import Timing, file_sha256, read_audio, write_audio
 from .midi import Note, TempoMap, notes_from_tokens, write_midi
 from .render import ScoreRenderer, master_gain
-from .roles import INTENSITY_GRID, ROLES, active_roles, entry_intensities
+from .roles import INTENSITY_GRID, ROLES, active_roles, entry_intensities, sum_error_db
 from .score import compose_score
 from .spec import StemsSpec
 from .transitions import SEAM_CROSSFADE_SECONDS, MoodParts, assemble_transition, transition_samples
@@ -32,16 +33,33 @@ Progress = Callable[[str], None]
 _LONGEST_BAR_SECONDS = 4.0  # a 4/4 bar at 60 bpm, the slowest tempo
 
 
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """Hash of the sources that decide the audio (the procedural backend, the engine and this
+@functools.lru_cache(maxsize=2)
+def code_fingerprint(backend: str = "procedural") -> str:
+    """Hash of the sources that decide the audio (the backend, the engine and this
     package), read once per process: the code that runs is the code imported."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for folder in ("models/procedural", "stems", "engine"):
+    for folder in (f"models/{backend}", "stems", "engine"):
         for path in sorted((root / folder).glob("*.py")):
             digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def inputs_fingerprint(spec: StemsSpec) -> str:
+    """:func:`code_fingerprint`, and for MusicGen the files of a local checkpoint and of the
+    melody (names, sizes, times), so that new weights at the same path render again."""
+    if spec.backend != "musicgen":
+        return code_fingerprint(spec.backend)
+    return _key(code_fingerprint(spec.backend), _files_stamp(spec.model), _files_stamp(spec.melody))[:16]
+
+
+def _files_stamp(given: str | None) -> list[str]:
+    """Name, size and modification time of the file or folder ``given``; a hub id stands for itself."""
+    path = Path(given) if given else None
+    if path is None or not path.exists():
+        return [str(given)]
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files]
 
 
 def _key(*parts: Any) -> str:
@@ -114,6 +132,8 @@ def render_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
     Returns its manifest entry, the parts its transitions need, and the
     counts of files (written, skipped as unchanged).
     """
+    if spec.backend == "musicgen":
+        return _render_musicgen_mood(spec, name, out, previous, fingerprint)
     model = ProceduralModel(spec.sample_rate)
     text = dict(spec.moods)[name]
     score = compose_score(name, text, intensity=spec.intensity, bars=spec.bars, seed=spec.seed, model=model)
@@ -155,6 +175,7 @@ def render_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
         "key": {"root": score.root, "scale": score.scale}, "gain_db": round(float(20 * np.log10(gain)), 3),
         "loop": {**loop, "loop_start": 0, "loop_length": score.loop_samples},
         "layers": layer_entries, "stingers": stinger_entries,
+        "layer_sum": layer_sum(Path(out), mix * g, loop, layer_entries),
     }
     spf = score.samples_per_frame
     tempo = TempoMap([(0, score.bpm, score.beats_per_bar)], spec.sample_rate)
@@ -177,11 +198,55 @@ def render_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
     return entry, parts, (w.written, w.skipped)
 
 
+def layer_sum(out: Path, mix: np.ndarray, loop: dict, layers: list[dict]) -> dict:
+    """How closely the layers' files, decoded, sum to the mix as rendered, beside how closely
+    the loop's own file holds it: for a lossy format both are the codec's error."""
+    decoded = {e["file"]: read_audio(out / e["file"])[0] for e in [loop, *layers]}
+    return {"layers_db": round(sum_error_db(mix, [decoded[e["file"]] for e in layers]), 2),
+            "loop_db": round(sum_error_db(mix, [decoded[loop["file"]]]), 2)}
+
+
+def _render_musicgen_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
+                          fingerprint: str) -> tuple[dict, object, tuple[int, int]]:
+    """:func:`render_mood` for MusicGen: the loop only (see musicgen.LACKS)."""
+    from .musicgen import compose_mood, load_model
+
+    text = dict(spec.moods)[name]
+    mood = compose_mood(load_model(spec.model, spec.melody), name, text, bars=spec.bars, seed=spec.seed,
+                        intensity=spec.intensity, sample_rate=spec.sample_rate)
+    key = mood_key(spec, name, fingerprint)
+    w = _Writer(Path(out), previous)
+    length = len(mood.loop)
+    timing = Timing(mood.bpm, mood.parts.beats_per_bar, spec.bars, 0, length)
+    loop = w.audio(f"loops/{name}.{spec.format}", key, mood.loop * np.float32(mood.gain), spec, timing,
+                   f"{name} loop")
+    entry = {
+        "text": text, "bpm": mood.bpm, "beats_per_bar": mood.parts.beats_per_bar,
+        "meter": f"{mood.parts.beats_per_bar}/4", "bars": spec.bars, "bar_samples": mood.bar_samples, "key": None,
+        "gain_db": round(float(20 * np.log10(mood.gain)), 3),
+        "loop": {**loop, "loop_start": 0, "loop_length": length}, "layers": [], "stingers": {},
+        "generated": {"samples": mood.generated_samples, "loop_from": mood.choice.start,
+                      "similarity": round(mood.choice.similarity, 4), "candidates": mood.choice.candidates},
+    }
+    return entry, mood.parts, (w.written, w.skipped)
+
+
+def _transition_audio(spec: StemsSpec, a, b) -> tuple[np.ndarray, dict]:
+    """The A -> B transition's audio, and what its manifest entry adds for the backend."""
+    if spec.backend == "musicgen":
+        from .musicgen import load_model, musicgen_transition
+
+        audio = musicgen_transition(load_model(spec.model, spec.melody), a, b, spec.transition_bars, seed=spec.seed,
+                                    intensity=spec.intensity, sample_rate=spec.sample_rate)
+        return audio, {"continuation_at": a.continuation_at}
+    return assemble_transition(a, b, spec.transition_bars), {}
+
+
 def transition_key(keys: dict[str, str], a: str, b: str, bars: int) -> str:
     return _key(keys[a], keys[b], bars)
 
 
-def render_transitions(spec: StemsSpec, source: str, parts: dict[str, MoodParts | None], out: str,
+def render_transitions(spec: StemsSpec, source: str, parts: dict[str, Any], out: str,
                        previous: dict[str, dict], keys: dict[str, str],
                        unchanged: dict[tuple[str, str], dict]) -> tuple[list[dict], tuple[int, int]]:
     """Assemble and write every transition from ``source``; return their entries and counts.
@@ -197,7 +262,7 @@ def render_transitions(spec: StemsSpec, source: str, parts: dict[str, MoodParts 
             w.skipped += 1 + int(spec.midi)
             continue
         pa, pb = parts[a], parts[b]
-        audio = assemble_transition(pa, pb, spec.transition_bars)
+        audio, extra = _transition_audio(spec, pa, pb)
         length, b_start = transition_samples(pa, pb, spec.transition_bars)
         key = transition_key(keys, a, b, spec.transition_bars)
         beats = (pa.beats_per_bar if b_start else 0) + pb.beats_per_bar
@@ -206,7 +271,7 @@ def render_transitions(spec: StemsSpec, source: str, parts: dict[str, MoodParts 
         entry = w.audio(f"transitions/{a}__{b}.{spec.format}", key, audio, spec, timing, f"{a} to {b}")
         entry = {"from": a, "to": b, "quantize": "bar", "bars": spec.transition_bars, "bpm": mean_bpm,
                  "beats": beats,
-                 "bar_lines": [0, b_start, length] if b_start else [0, length], **entry}
+                 "bar_lines": [0, b_start, length] if b_start else [0, length], **extra, **entry}
         if spec.midi:
             changes = [(0, pa.bpm, pa.beats_per_bar)] if b_start else []
             tempo = TempoMap(changes + [(b_start, pb.bpm, pb.beats_per_bar)], spec.sample_rate)
@@ -245,7 +310,10 @@ def _run_jobs(fn: Callable, argsets: list[tuple], jobs: int, ray_address: str | 
             if progress:
                 progress(labels[i])
     elif jobs > 1:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        # Spawned, not forked: a child forked from a process whose torch threads have started
+        # (MusicGen, loaded up front to check it) can wait forever on a lock held by a thread it lacks.
+        spawn = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
             futures = {pool.submit(fn, *args): i for i, args in enumerate(argsets)}
             for future in concurrent.futures.as_completed(futures):
                 i = futures[future]
@@ -275,7 +343,7 @@ def build_stems(spec: StemsSpec, out: Path, *, jobs: int = 1, ray_address: str |
         before = load_manifest(out)
     except ValueError:
         before = {}
-    fingerprint = code_fingerprint()
+    fingerprint = inputs_fingerprint(spec)
     names = [n for n, _ in spec.moods]
     keys = {n: mood_key(spec, n, fingerprint) for n in names}
     # What still holds from the last build is reused without rendering: a mood is rendered
@@ -300,11 +368,17 @@ def build_stems(spec: StemsSpec, out: Path, *, jobs: int = 1, ray_address: str |
                             [(spec, n, parts, str(out), previous, keys, unchanged) for n in sources],
                             jobs, ray_address, [f"{n} ->" for n in sources], progress)
     counts = [m[2] for m in moods] + [t[1] for t in transitions]
+    musicgen = spec.backend == "musicgen"
+    render_params = {**spec.params(), "seed": spec.seed, "code": fingerprint, "command": command or []}
+    if musicgen:
+        from .musicgen import LACKS
+
+        render_params["lacks"] = LACKS
     manifest = {
         "moods": {n: m[0] for n, m in zip(names, moods)},
         "transitions": [e for t in transitions for e in t[0]],
-        "stingers": dict(spec.stingers),
-        "render": {**spec.params(), "seed": spec.seed, "code": fingerprint, "command": command or []},
+        "stingers": {} if musicgen else dict(spec.stingers),
+        "render": render_params,
         "files_written": sum(c[0] for c in counts),
         "files_unchanged": sum(c[1] for c in counts),
     }

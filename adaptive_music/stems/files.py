@@ -1,9 +1,9 @@
 """Audio files that carry their loop and tempo: OGG Vorbis comments and WAV chunks.
 
 OGG: libsndfile (PyPI ``soundfile``) encodes the Vorbis stream, and
-``mutagen`` writes the comment header (``LOOPSTART`` and ``LOOPLENGTH`` in
-samples, as game engines and RPG Maker-style players read them, plus
-``BPM``, ``METER`` and ``BARS``). WAV: a ``smpl`` chunk with one forward
+:mod:`.vorbis_comments` writes the comment header (``LOOPSTART`` and
+``LOOPLENGTH`` in samples, as game engines and RPG Maker-style players read
+them, plus ``BPM``, ``METER`` and ``BARS``). WAV: a ``smpl`` chunk with one forward
 loop (Godot's "Detect from WAV" reads it) and an ``acid`` chunk with the
 tempo, beat count and meter. Every file is written under a temporary name
 in its folder and renamed into place, so an interrupted render never
@@ -48,7 +48,6 @@ def check_format(fmt: str) -> None:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "ogg":
         try:
-            import mutagen.oggvorbis  # noqa: F401
             import soundfile
         except ImportError as exc:
             raise FormatUnavailable(f"--format ogg needs {exc.name} (pip install 'adaptive-music[stems]')") from None
@@ -93,8 +92,9 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int, fmt: str, timin
 
 
 def _write_ogg(path: Path, audio: np.ndarray, sample_rate: int, tags: dict[str, str]) -> None:
-    import mutagen.oggvorbis
     import soundfile
+
+    from .vorbis_comments import set_vorbis_comments
 
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp.ogg")
     try:
@@ -102,11 +102,7 @@ def _write_ogg(path: Path, audio: np.ndarray, sample_rate: int, tags: dict[str, 
         with soundfile.SoundFile(temp, "w", sample_rate, audio.shape[1], format="OGG", subtype="VORBIS") as f:
             for start in range(0, len(audio), _OGG_BLOCK):
                 f.write(audio[start : start + _OGG_BLOCK])
-        tagged = mutagen.oggvorbis.OggVorbis(temp)
-        tagged.tags.clear()
-        for key, value in tags.items():
-            tagged.tags[key] = value
-        tagged.save()
+        set_vorbis_comments(temp, tags)
         with open(temp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(temp, path)

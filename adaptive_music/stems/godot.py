@@ -93,7 +93,8 @@ def write_godot(out: Path, manifest: dict) -> list[tuple[str, str]]:
                     "filler clip (the first is %s -> %s)", MAX_CLIPS, len(unfilled), *unfilled[0])
     ogg = manifest["render"]["format"] == "ogg"
     for name, mood in manifest["moods"].items():
-        atomic_write(out / f"{name}_layers.tres", synchronized_stream(mood).encode())
+        if mood["layers"]:  # a MusicGen build has none: its loops are in music.tres
+            atomic_write(out / f"{name}_layers.tres", synchronized_stream(mood).encode())
         if not ogg:
             continue
         beats = mood["bars"] * mood["beats_per_bar"]

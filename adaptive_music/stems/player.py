@@ -130,7 +130,8 @@ class StemPlayer:
 
     def _mix_layers(self, out: np.ndarray, mood: dict, intensity: float) -> None:
         ramp = max(1, int(_LAYER_RAMP * self.sample_rate))
-        for layer in mood["layers"]:
+        # A build without layers (MusicGen's) plays its loop as the one layer.
+        for layer in mood["layers"] or [{"file": mood["loop"]["file"], "enters_at": 0.0}]:
             audio = self._audio(layer["file"])[self._pos : self._pos + len(out)]
             target = 1.0 if layer["enters_at"] <= intensity else 0.0
             start = self._gains.get(layer["file"], target)

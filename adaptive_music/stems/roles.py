@@ -32,3 +32,9 @@ def entry_intensities(active_at: dict[float, list[str]]) -> dict[str, float]:
         for role in active_at[intensity]:
             out.setdefault(role, intensity)
     return out
+
+
+def sum_error_db(reference: np.ndarray, parts: list[np.ndarray]) -> float:
+    """How far ``parts`` sum from ``reference``: the worst sample's error in dB of the reference's peak."""
+    error = np.abs(sum(parts) - reference).max()
+    return float(20 * np.log10(max(error, 1e-12) / np.abs(reference).max()))

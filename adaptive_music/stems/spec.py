@@ -13,6 +13,8 @@ from .files import check_format
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 TRANSITION_BARS = (1, 2)
+BACKENDS = ("procedural", "musicgen")
+DEFAULT_MUSICGEN = "facebook/musicgen-small"
 
 
 class StemsError(ValueError):
@@ -36,9 +38,26 @@ class StemsSpec:
     transition_bars: int = 2
     format: str = "ogg"
     sample_rate: int = 48000
-    midi: bool = True
+    midi: bool | None = None
+    """Write the score as MIDI; None: when the backend has a score (procedural)."""
+    backend: str = "procedural"
+    """procedural, or musicgen (see :mod:`adaptive_music.stems.musicgen` for what its builds lack)."""
+    model: str | None = None
+    """musicgen: hub id or save_pretrained folder (default facebook/musicgen-small)."""
+    melody: str | None = None
+    """musicgen-melody: an audio file whose theme every mood plays a variation of."""
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise StemsError(f"unknown backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}")
+        musicgen = self.backend == "musicgen"
+        if musicgen and self.midi:
+            raise StemsError("musicgen makes audio, not notes: it has no score to write as MIDI")
+        if not musicgen and (self.model is not None or self.melody is not None):
+            raise StemsError("--model and --melody need --backend musicgen")
+        object.__setattr__(self, "midi", not musicgen if self.midi is None else self.midi)
+        if musicgen and self.model is None:
+            object.__setattr__(self, "model", DEFAULT_MUSICGEN)
         if not self.moods:
             raise StemsError("no moods to render: the map has no [moods] and no --mood was given")
         names = [n for n, _ in self.moods]
@@ -79,9 +98,12 @@ class StemsSpec:
 
     def params(self) -> dict:
         """The render parameters as the manifest records them."""
-        return {"bars": self.bars, "seed": self.seed, "intensity": self.intensity,
-                "transition_bars": self.transition_bars, "format": self.format,
-                "sample_rate": self.sample_rate, "backend": "procedural"}
+        params = {"bars": self.bars, "seed": self.seed, "intensity": self.intensity,
+                  "transition_bars": self.transition_bars, "format": self.format,
+                  "sample_rate": self.sample_rate, "backend": self.backend}
+        if self.backend == "musicgen":
+            params |= {"model": self.model, "melody": self.melody}
+        return params
 
 
 def spec_from_map(mood_map: MoodMap, extra_moods: list[str] = (), **params) -> StemsSpec:

@@ -51,7 +51,14 @@ def assemble_transition(a: MoodParts, b: MoodParts, bars: int) -> np.ndarray:
         raise ValueError(f"{a.name}'s outro holds {len(a.outro)} samples, the transition needs {n}")
     out = a.outro[:n] * np.float32(a.gain)
     out[b_start:] += b.lead_in * np.float32(b.gain)
-    x = min(len(b.loop_tail), n)
+    return seam_into_loop(out, b.loop_tail)
+
+
+def seam_into_loop(out: np.ndarray, loop_tail: np.ndarray) -> np.ndarray:
+    """``out`` with its last samples crossfaded (equal power) into ``loop_tail``, the end of the
+    loop it leads into: the step from its last sample into the loop is the loop's own wrap."""
+    n = len(out)
+    x = min(len(loop_tail), n)
     w = ((np.arange(x, dtype=np.float32) + 0.5) / x)[:, None] * np.float32(np.pi / 2)
-    out[n - x :] = out[n - x :] * np.cos(w) + b.loop_tail[len(b.loop_tail) - x :] * np.sin(w)
+    out[n - x :] = out[n - x :] * np.cos(w) + loop_tail[len(loop_tail) - x :] * np.sin(w)
     return out

@@ -6,5 +6,7 @@ bridge's published events go to the page over a WebSocket.
 
 from .app import make_app
 from .mapfile import MapFile
+from .render import Timeline
+from .stems_preview import StemsPreview
 
-__all__ = ["MapFile", "make_app"]
+__all__ = ["MapFile", "StemsPreview", "Timeline", "make_app"]

@@ -5,6 +5,8 @@ Page actions (``POST /api/action``) become bridge requests on one
 thread that owns its socket. The bridge's published events are read from a SUB
 socket and forwarded, unchanged, to every page over ``/ws``. With an engine
 output the page may also pull the audio itself over ``/audio`` (browser_audio).
+What has played, or a script of events, renders offline for download (render),
+and the map renders as stems for preview (stems_preview).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from aiohttp import WSMsgType, web
 
 from ..bridge.client import AsyncSubscription, Client
 from ..bridge.protocol import BridgeError
-from ..mood.maps import MoodMap, MoodMapError
+from ..mood.maps import MoodMap, MoodMapError, tomllib  # the TOML reader the map's checks use
 from ..mood.text import MoodError
+from ..playback.feed import render_controls
 from . import security
 from .mapfile import MAX_MAP_BYTES, MapFile
+from .render import FORMATS, MAX_SECONDS, Timeline, encode, parse_script, script_controls
+from .stems_preview import MEDIA_TYPES, StemsPreview
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +42,19 @@ MOODS = web.AppKey("moods", list)  # [MoodMap]: the map in use
 ON_SAVE = web.AppKey("on_save", Callable)
 BRIDGE = web.AppKey("bridge", dict)
 PAGES = web.AppKey("pages", set)
+TIMELINE = web.AppKey("timeline", object)  # Timeline | None
+STEMS = web.AppKey("stems", object)  # StemsPreview | None
+RENDERING = web.AppKey("rendering", asyncio.Lock)
 HOSTS = security.HOSTS
 
 
 def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
-             on_save: Callable[[MoodMap], None]) -> web.Application:
+             on_save: Callable[[MoodMap], None],
+             timeline: Timeline | None = None, stems: StemsPreview | None = None) -> web.Application:
     """The studio for the bridge at ``commands``/``events``, editing ``map_file`` (whose
-    validated contents are ``moods``); ``on_save`` gets each map saved, to put in use."""
+    validated contents are ``moods``); ``on_save`` gets each map saved, to put in use.
+    ``timeline`` is what the soundtrack has played, to list and render for downloads; ``stems``
+    previews the map as ``adaptive-music stems`` renders it."""
     app = web.Application(middlewares=[security.same_origin_only], client_max_size=MAX_MAP_BYTES)
     app[HOSTS] = set()  # filled once the port is bound (serve_studio)
     app[MAP] = map_file
@@ -51,6 +62,9 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app[ON_SAVE] = on_save
     app[BRIDGE] = {"commands": commands, "events": events}
     app[PAGES] = set()
+    app[TIMELINE] = timeline
+    app[STEMS] = stems
+    app[RENDERING] = asyncio.Lock()
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
     app.router.add_get("/api/map", _get_map)
@@ -59,6 +73,12 @@ def make_app(map_file: MapFile, moods: MoodMap, commands: str, events: str,
     app.router.add_post("/api/action", _action)
     app.router.add_get("/ws", _websocket)
     app.router.add_get("/audio", _audio)
+    app.router.add_get("/api/render", _render)
+    app.router.add_get("/api/timeline", _timeline)
+    app.router.add_post("/api/render/script", _render_script)
+    app.router.add_get("/api/stems", _stems)
+    app.router.add_post("/api/stems", _build_stems)
+    app.router.add_get("/api/stems/file", _stems_file)
     app.cleanup_ctx.append(_bridge_client)
     return app
 
@@ -119,8 +139,12 @@ def _forwarding_stopped(task: asyncio.Task) -> None:
         log.error("forwarding the bridge's events to the pages failed", exc_info=task.exception())
 
 
+def _dumps(message: Any) -> str:
+    return json.dumps(message, default=str)  # a TOML date in a hand-edited map, say
+
+
 async def _broadcast(app: web.Application, message: dict) -> None:
-    text = json.dumps(message, default=str)
+    text = _dumps(message)
     for page in list(app[PAGES]):
         try:
             await page.send_str(text)
@@ -145,10 +169,16 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
 
 
-def _map_summary(app: web.Application) -> dict:
+def _map_summary(app: web.Application, text: str) -> dict:
+    """The map in use, and the tables of its ``text`` as written (names, not texts: the form edits those)."""
     moods = app[MOODS][0]
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:  # edited behind the studio's back; the form starts from nothing
+        raw = {}
     return {
         "file": str(app[MAP].path),
+        "raw": raw,
         "moods": dict(moods.moods),
         "stingers": dict(moods.stingers),
         "events": {name: {k: v for k, v in vars(rule).items() if v is not None} for name, rule in moods.events.items()},
@@ -158,7 +188,8 @@ def _map_summary(app: web.Application) -> dict:
 
 
 async def _get_map(request: web.Request) -> web.Response:
-    return web.json_response({**_map_summary(request.app), "text": request.app[MAP].read()})
+    text = request.app[MAP].read()
+    return web.json_response({**_map_summary(request.app, text), "text": text}, dumps=_dumps)
 
 
 async def _put_map(request: web.Request) -> web.Response:
@@ -173,9 +204,9 @@ async def _put_map(request: web.Request) -> web.Response:
         return web.json_response({"error": str(exc)}, status=400)
     app[MOODS][0] = moods
     app[ON_SAVE](moods)
-    summary = _map_summary(app)
+    summary = _map_summary(app, text)
     await _broadcast(app, {"topic": "studio.map", "data": summary})
-    return web.json_response(summary)
+    return web.json_response(summary, dumps=_dumps)
 
 
 async def _explain(request: web.Request) -> web.Response:
@@ -228,6 +259,88 @@ def _bridge_call(action: Any, moods: MoodMap) -> Callable[[Client], dict]:
     if kind == "mood":  # a named mood or a free text, changed as the map's defaults say
         return lambda client: client.set_mood(name, quantize=moods.quantize, ramp=moods.ramp)
     raise ValueError(f"unknown action type {kind!r:.40}")
+
+
+async def _timeline(request: web.Request) -> web.Response:
+    """The control calls heard so far, with their stream positions."""
+    timeline = request.app[TIMELINE]
+    if timeline is None:
+        return web.json_response({"error": "this studio does not keep its timeline"}, status=409)
+    return web.json_response(timeline.describe(), dumps=_dumps)
+
+
+async def _render(request: web.Request) -> web.Response:
+    """The timeline heard so far, rendered offline, as a download (``?format=wav|ogg``)."""
+    fmt = request.query.get("format", "wav")
+    timeline = request.app[TIMELINE]
+    if fmt not in FORMATS:
+        return web.json_response({"error": f"format must be one of {', '.join(FORMATS)}"}, status=400)
+    if timeline is None:
+        return web.json_response({"error": "this studio does not keep its timeline"}, status=409)
+    async with request.app[RENDERING]:  # one render at a time: each takes a core for a while
+        try:
+            audio = await asyncio.to_thread(timeline.render)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        data = await asyncio.to_thread(encode, audio, timeline.sample_rate, fmt)
+    return _download(data, fmt, "studio-timeline", len(audio) / timeline.sample_rate)
+
+
+async def _render_script(request: web.Request) -> web.Response:
+    """A script of game events (``{"script": "SECONDS EVENT" lines, "seconds", "format"}``) rendered
+    offline from the studio's starting mood, as the bridge would apply them, as a download."""
+    app = request.app
+    timeline = app[TIMELINE]
+    try:
+        asked = await request.json()
+        fmt, seconds = asked.get("format", "wav"), asked.get("seconds")
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        if type(seconds) not in (int, float) or not 0 < seconds <= MAX_SECONDS:
+            raise ValueError(f"seconds must be a number in (0, {MAX_SECONDS:g}]")
+        script = parse_script(str(asked.get("script", "")), seconds)
+        if timeline is None:
+            return web.json_response({"error": "this studio cannot render"}, status=409)
+        controls = script_controls(app[MOODS][0], script, timeline.sample_rate)
+    except (ValueError, AttributeError) as exc:  # AttributeError: JSON that is not an object
+        return web.json_response({"error": f"{exc}"}, status=400)
+    frames = round(seconds * timeline.sample_rate)
+    async with app[RENDERING]:
+        audio = await asyncio.to_thread(render_controls, timeline.soundtrack.spec.build(), controls, frames)
+        data = await asyncio.to_thread(encode, audio, timeline.sample_rate, fmt)
+    return _download(data, fmt, "studio-script", len(audio) / timeline.sample_rate)
+
+
+async def _stems(request: web.Request) -> web.Response:
+    """The last stems preview built: its loops and transitions."""
+    preview = request.app[STEMS]
+    listing = preview.listing() if preview is not None else None
+    return web.json_response(listing or {"moods": [], "transitions": []})
+
+
+async def _build_stems(request: web.Request) -> web.Response:
+    """Render the map in use as stems (``{"bars": N}``); the listing, or why not."""
+    preview = request.app[STEMS]
+    if preview is None:
+        return web.json_response({"error": "this studio has no stems folder"}, status=409)
+    try:
+        bars = (await request.json()).get("bars", 4)
+        return web.json_response(await asyncio.to_thread(preview.build, request.app[MOODS][0], bars))
+    except (ValueError, AttributeError) as exc:  # StemsError is a ValueError
+        return web.json_response({"error": str(exc)}, status=400)
+
+
+async def _stems_file(request: web.Request) -> web.StreamResponse:
+    preview = request.app[STEMS]
+    path = preview.file(request.query.get("name", "")) if preview is not None else None
+    if path is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": MEDIA_TYPES[path.suffix]})
+
+
+def _download(data: bytes, fmt: str, name: str, seconds: float) -> web.Response:
+    return web.Response(body=data, content_type=FORMATS[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"', "X-Rendered-Seconds": f"{seconds:.6f}"})
 
 
 async def _audio(request: web.Request) -> web.WebSocketResponse:

@@ -26,7 +26,7 @@ POSITION = struct.Struct("<Q")
 
 async def audio_socket(request: web.Request, commands: str) -> web.WebSocketResponse:
     """Serve one page's pulls: ``{"open": {"sample_rate", "channels"}}`` once, then ``{"pull": frames}``."""
-    page = web.WebSocketResponse(max_msg_size=1024)
+    page = web.WebSocketResponse(max_msg_size=1024, compress=False)  # deflating PCM costs the loop, saves little
     await page.prepare(request)
     loop = asyncio.get_running_loop()
     worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-audio")
@@ -50,6 +50,8 @@ async def audio_socket(request: web.Request, commands: str) -> web.WebSocketResp
         await page.send_json({"error": exc.message})
     except (ValueError, KeyError, TypeError) as exc:
         await page.send_json({"error": f"bad audio request: {exc}"})
+    except ConnectionError:  # the page went away mid-reply
+        pass
     finally:
         if stream is not None:
             await loop.run_in_executor(worker, stream.close)

@@ -281,6 +281,10 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     else:  # rim
         t = tt(0.08)
         out = (np.sin(_TWO_PI * 1700 * t) * 0.5 + _noise(len(t), 18, 2000, 8000, sr)) * np.exp(-t / 0.012)
+    # A hit rises over 1 ms, as a struck skin or plate does: a one-shot that starts at full
+    # amplitude (the noise of a kick's click, a snare's rattle) is a step, a click at every hit.
+    rise = min(len(out), int(0.001 * sr))
+    out[:rise] *= 0.5 - 0.5 * np.cos(np.pi * (np.arange(rise) + 0.5) / rise)
     peak = float(np.max(np.abs(out))) + 1e-9
     return (out / peak).astype(np.float32)
 

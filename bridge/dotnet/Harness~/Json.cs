@@ -1,5 +1,5 @@
-// A small JSON reader and writer for the console harness (mono's minimal install has no
-// JSON library): reads the shared test vectors, writes the harness's findings for pytest.
+// A small JSON writer for the console harness (mono's minimal install has no JSON library):
+// writes the harness's findings for pytest. It reads with the core's JsonReader.
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -9,99 +9,6 @@ namespace AdaptiveMusicBridge.Harness
 {
     static class Json
     {
-        /// <summary>Parses JSON into Dictionary&lt;string, object&gt; (insertion-ordered), List&lt;object&gt;,
-        /// string, double, bool and null.</summary>
-        public static object Parse(string text)
-        {
-            int at = 0;
-            object value = Value(text, ref at);
-            Space(text, ref at);
-            if (at != text.Length) throw new FormatException("json: trailing text at " + at);
-            return value;
-        }
-
-        static object Value(string s, ref int at)
-        {
-            Space(s, ref at);
-            char c = s[at];
-            if (c == '{')
-            {
-                var map = new Dictionary<string, object>();
-                at++;
-                Space(s, ref at);
-                if (s[at] == '}') { at++; return map; }
-                while (true)
-                {
-                    Space(s, ref at);
-                    string key = String(s, ref at);
-                    Space(s, ref at);
-                    Expect(s, ref at, ':');
-                    map[key] = Value(s, ref at);
-                    Space(s, ref at);
-                    if (s[at] == ',') { at++; continue; }
-                    Expect(s, ref at, '}');
-                    return map;
-                }
-            }
-            if (c == '[')
-            {
-                var list = new List<object>();
-                at++;
-                Space(s, ref at);
-                if (s[at] == ']') { at++; return list; }
-                while (true)
-                {
-                    list.Add(Value(s, ref at));
-                    Space(s, ref at);
-                    if (s[at] == ',') { at++; continue; }
-                    Expect(s, ref at, ']');
-                    return list;
-                }
-            }
-            if (c == '"') return String(s, ref at);
-            if (s.Substring(at).StartsWith("true")) { at += 4; return true; }
-            if (s.Substring(at).StartsWith("false")) { at += 5; return false; }
-            if (s.Substring(at).StartsWith("null")) { at += 4; return null; }
-            int start = at;
-            while (at < s.Length && "+-0123456789.eE".IndexOf(s[at]) >= 0) at++;
-            return double.Parse(s.Substring(start, at - start), CultureInfo.InvariantCulture);
-        }
-
-        static string String(string s, ref int at)
-        {
-            Expect(s, ref at, '"');
-            var sb = new StringBuilder();
-            while (s[at] != '"')
-            {
-                char c = s[at++];
-                if (c != '\\') { sb.Append(c); continue; }
-                char e = s[at++];
-                switch (e)
-                {
-                    case 'n': sb.Append('\n'); break;
-                    case 't': sb.Append('\t'); break;
-                    case 'r': sb.Append('\r'); break;
-                    case 'b': sb.Append('\b'); break;
-                    case 'f': sb.Append('\f'); break;
-                    case 'u': sb.Append((char)Convert.ToInt32(s.Substring(at, 4), 16)); at += 4; break;
-                    default: sb.Append(e); break;
-                }
-            }
-            at++;
-            return sb.ToString();
-        }
-
-        static void Space(string s, ref int at)
-        {
-            while (at < s.Length && char.IsWhiteSpace(s[at])) at++;
-        }
-
-        static void Expect(string s, ref int at, char c)
-        {
-            if (s[at] != c) throw new FormatException("json: expected '" + c + "' at " + at);
-            at++;
-        }
-
         /// <summary>Writes maps, lists, strings, numbers, bools and null; byte[] as a hex string.</summary>
         public static string Write(object value)
         {

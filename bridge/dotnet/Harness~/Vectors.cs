@@ -90,7 +90,7 @@ namespace AdaptiveMusicBridge.Harness
 
         static List<object> Load(string path)
         {
-            return (List<object>)((Dictionary<string, object>)Json.Parse(File.ReadAllText(path)))["vectors"];
+            return (List<object>)((Dictionary<string, object>)JsonReader.Parse(File.ReadAllText(path)))["vectors"];
         }
 
         /// <summary>The value a typed vector stands for, as the C# codec represents it.</summary>

@@ -1,9 +1,9 @@
 // The manifest of an adaptive-music stems build (manifest.json, schema_version 1),
-// read with a small JSON reader so that this part needs neither Unity nor a package.
+// read with the C# core's JSON reader, so that this part needs no Unity and no other package.
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.Text;
+using AdaptiveMusicBridge;
 
 namespace AdaptiveMusicUnity.Stems
 {
@@ -56,7 +56,7 @@ namespace AdaptiveMusicUnity.Stems
 
         public static StemManifest Parse(string json)
         {
-            var root = (Dictionary<string, object>)new JsonReader(json).Value();
+            var root = (Dictionary<string, object>)JsonReader.Parse(json);
             if (Convert.ToInt32(root["schema_version"], CultureInfo.InvariantCulture) != 1)
                 throw new FormatException("not a stems manifest of schema version 1");
             var m = new StemManifest();
@@ -73,6 +73,8 @@ namespace AdaptiveMusicUnity.Stems
                 };
                 foreach (Dictionary<string, object> l in (List<object>)o["layers"])
                     mood.Layers.Add(new StemLayer { Name = (string)l["name"], File = (string)l["file"], EntersAt = (float)Num(l["enters_at"]) });
+                if (mood.Layers.Count == 0)  // a build without layers (MusicGen's): its loop is the one layer
+                    mood.Layers.Add(new StemLayer { Name = "mix", File = mood.LoopFile, EntersAt = 0f });
                 foreach (var s in (Dictionary<string, object>)o["stingers"])
                     mood.Stingers[s.Key] = (string)((Dictionary<string, object>)s.Value)["file"];
                 m.Moods.Add(mood);
@@ -93,111 +95,4 @@ namespace AdaptiveMusicUnity.Stems
     public sealed class KeyException : Exception
     {
         public KeyException(string message) : base(message) { }
-    }
-
-    /// <summary>A strict reader for the JSON the manifest uses: objects, arrays, strings, numbers, booleans, null.</summary>
-    sealed class JsonReader
-    {
-        readonly string s;
-        int i;
-
-        public JsonReader(string text) { s = text; }
-
-        public object Value()
-        {
-            Skip();
-            if (i >= s.Length) throw new FormatException("unexpected end of JSON");
-            char c = s[i];
-            if (c == '{') return Obj();
-            if (c == '[') return Arr();
-            if (c == '"') return Str();
-            if (Lit("true")) return true;
-            if (Lit("false")) return false;
-            if (Lit("null")) return null;
-            return Number();
-        }
-
-        Dictionary<string, object> Obj()
-        {
-            var d = new Dictionary<string, object>();
-            i++;
-            Skip();
-            if (s[i] == '}') { i++; return d; }
-            while (true)
-            {
-                Skip();
-                string key = Str();
-                Skip();
-                Expect(':');
-                d[key] = Value();
-                Skip();
-                if (s[i] == ',') { i++; continue; }
-                Expect('}');
-                return d;
-            }
-        }
-
-        List<object> Arr()
-        {
-            var a = new List<object>();
-            i++;
-            Skip();
-            if (s[i] == ']') { i++; return a; }
-            while (true)
-            {
-                a.Add(Value());
-                Skip();
-                if (s[i] == ',') { i++; continue; }
-                Expect(']');
-                return a;
-            }
-        }
-
-        string Str()
-        {
-            Expect('"');
-            var b = new StringBuilder();
-            while (s[i] != '"')
-            {
-                char c = s[i++];
-                if (c != '\\') { b.Append(c); continue; }
-                char e = s[i++];
-                switch (e)
-                {
-                    case 'n': b.Append('\n'); break;
-                    case 't': b.Append('\t'); break;
-                    case 'r': b.Append('\r'); break;
-                    case 'b': b.Append('\b'); break;
-                    case 'f': b.Append('\f'); break;
-                    case 'u': b.Append((char)int.Parse(s.Substring(i, 4), NumberStyles.HexNumber)); i += 4; break;
-                    default: b.Append(e); break;
-                }
-            }
-            i++;
-            return b.ToString();
-        }
-
-        double Number()
-        {
-            int start = i;
-            while (i < s.Length && "+-0123456789.eE".IndexOf(s[i]) >= 0) i++;
-            if (start == i) throw new FormatException("bad JSON at character " + i);
-            return double.Parse(s.Substring(start, i - start), CultureInfo.InvariantCulture);
-        }
-
-        bool Lit(string word)
-        {
-            if (string.CompareOrdinal(s, i, word, 0, word.Length) != 0) return false;
-            i += word.Length;
-            return true;
-        }
-
-        void Expect(char c)
-        {
-            if (i >= s.Length || s[i] != c) throw new FormatException("expected '" + c + "' at character " + i);
-            i++;
-        }
-
-        void Skip() { while (i < s.Length && char.IsWhiteSpace(s[i])) i++; }
-    }
-}
+    }}
