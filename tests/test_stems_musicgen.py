@@ -3,8 +3,9 @@ CLI and the Python API, with a tiny random-weight checkpoint saved with save_pre
 
 A random model makes noise, so these tests hold the mechanics: loops are whole bars at the
 manifest's tempo and wrap within their own distribution, transitions start on A's bar line with
-the continuation within one codec frame of it and end on B's loop start, the manifest says what
-the build lacks and validates, and a failing backend is one line and exit code 1."""
+the continuation within one codec frame of it and end on B's loop start, stingers are one bar that
+rises from silence and decays, played by the stem player from the next beat, the manifest says
+what the build lacks and validates, and a failing backend is one line and exit code 1."""
 
 from __future__ import annotations
 
@@ -63,10 +64,11 @@ def test_manifest_says_what_a_musicgen_build_has_and_lacks(build, checkpoint):
     jsonschema.validate(manifest, json.loads(SCHEMA_PATH.read_text()))
     render = manifest["render"]
     assert render["backend"] == "musicgen" and render["model"] == str(checkpoint)
-    assert {"layers", "midi", "stingers", "key"} <= set(render["lacks"])
-    assert manifest["stingers"] == {} and len(manifest["transitions"]) == 2
+    assert {"layers", "midi", "key"} <= set(render["lacks"]) and "stingers" not in render["lacks"]
+    assert manifest["stingers"] == {"hit": "low brass hit"} and len(manifest["transitions"]) == 2
     for mood in manifest["moods"].values():
-        assert mood["layers"] == [] and mood["stingers"] == {} and mood["key"] is None and "midi" not in mood
+        assert mood["layers"] == [] and mood["key"] is None and "midi" not in mood
+        assert list(mood["stingers"]) == ["hit"] and (build / mood["stingers"]["hit"]["file"]).is_file()
     assert not (build / "midi").exists() and not list(build.glob("*_layers.tres"))
     assert (build / "music.tres").read_text().count("clip_") > 0
 
@@ -102,6 +104,44 @@ def test_transitions_continue_from_a_bar_line_within_one_codec_frame(build):
             assert np.abs(after - before).max() <= np.percentile(steps, 99.9), t["file"]
 
 
+def test_stingers_are_a_bar_rising_from_silence_and_decaying(build):
+    manifest = load_manifest(build)
+    stingers = {}
+    for name, mood in manifest["moods"].items():
+        entry = mood["stingers"]["hit"]
+        assert entry["file"] == f"stingers/{name}/hit.wav"
+        audio = read_audio(build / entry["file"])[0]
+        assert len(audio) == mood["bar_samples"] and np.isfinite(audio).all()
+        assert 0 < np.abs(audio).max() < 1.0
+        assert np.abs(audio[0]).max() == 0.0  # mixed over the music from silence: no click
+        tenth = len(audio) // 10
+        first, last = (float(np.sqrt(np.mean(x ** 2))) for x in (audio[:tenth], audio[-tenth:]))
+        assert 20 * np.log10(last / first) < -40  # it rings out within its bar
+        stingers[name] = audio
+    # Each continues its own mood's music, not one shared sound.
+    assert not np.allclose(stingers["battle"], stingers["boss"])
+
+
+def test_the_stem_player_mixes_a_stinger_from_the_next_beat(build):
+    from adaptive_music.stems.player import StemPlayer
+
+    manifest = load_manifest(build)
+    battle = manifest["moods"]["battle"]
+    beat = battle["bar_samples"] // battle["beats_per_bar"]
+    with_stinger, without = (StemPlayer(build, mood="battle", block_size=1000) for _ in range(2))
+    for player in (with_stinger, without):
+        player.next_block()
+    with_stinger.stinger("hit")
+    a = np.concatenate([with_stinger.next_block() for _ in range(2 * battle["bar_samples"] // 1000)])
+    b = np.concatenate([without.next_block() for _ in range(2 * battle["bar_samples"] // 1000)])
+    (at, what), = [e for e in with_stinger.events if e[1].startswith("stinger")]
+    assert what == "stinger hit" and at % beat == 0 and 1000 <= at < 1000 + beat
+    sting = read_audio(build / battle["stingers"]["hit"]["file"])[0]
+    start = at - 1000
+    np.testing.assert_allclose(a[start : start + len(sting)] - b[start : start + len(sting)], sting, atol=1e-6)
+    assert np.array_equal(a[:start], b[:start]) and np.array_equal(a[start + len(sting):], b[start + len(sting):])
+
+
 def test_the_stem_player_plays_a_loop_without_layers(build):
     from adaptive_music.stems.player import StemPlayer
 
@@ -121,7 +161,7 @@ def test_a_rerun_through_the_python_api_renders_nothing(build, checkpoint, monke
                      backend="musicgen", model=str(checkpoint))
     monkeypatch.setattr(musicgen, "generate_codes", lambda *a, **k: pytest.fail("an unchanged build generated music"))
     again = build_stems(spec, build)
-    assert again["files_written"] == 0 and again["files_unchanged"] == 4
+    assert again["files_written"] == 0 and again["files_unchanged"] == 6  # 2 loops, 2 stingers, 2 transitions
     assert again["moods"] == before["moods"] and again["transitions"] == before["transitions"]
 
 

@@ -5,7 +5,7 @@ every pair of moods and stingers, with loop and tempo metadata in the files,
 a manifest, MIDI of the score and native players for Godot, Unity and
 Python. ``adaptive-music stems`` is the command line; :func:`build_stems`
 the Python entry point. The procedural backend renders all of it; a MusicGen
-build (:mod:`.musicgen`) has loops and transitions and says in its manifest
+build (:mod:`.musicgen`) has loops, transitions and stingers and says in its manifest
 what it lacks.
 """
 

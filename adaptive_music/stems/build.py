@@ -208,23 +208,31 @@ def layer_sum(out: Path, mix: np.ndarray, loop: dict, layers: list[dict]) -> dic
 
 def _render_musicgen_mood(spec: StemsSpec, name: str, out: str, previous: dict[str, dict],
                           fingerprint: str) -> tuple[dict, object, tuple[int, int]]:
-    """:func:`render_mood` for MusicGen: the loop only (see musicgen.LACKS)."""
-    from .musicgen import compose_mood, load_model
+    """:func:`render_mood` for MusicGen: the loop and stingers (see musicgen.LACKS)."""
+    from .musicgen import STINGER_BARS, compose_mood, load_model, musicgen_stinger
 
+    model = load_model(spec.model, spec.melody)
     text = dict(spec.moods)[name]
-    mood = compose_mood(load_model(spec.model, spec.melody), name, text, bars=spec.bars, seed=spec.seed,
-                        intensity=spec.intensity, sample_rate=spec.sample_rate)
+    mood = compose_mood(model, name, text, bars=spec.bars, seed=spec.seed, intensity=spec.intensity,
+                        sample_rate=spec.sample_rate)
     key = mood_key(spec, name, fingerprint)
     w = _Writer(Path(out), previous)
     length = len(mood.loop)
     timing = Timing(mood.bpm, mood.parts.beats_per_bar, spec.bars, 0, length)
     loop = w.audio(f"loops/{name}.{spec.format}", key, mood.loop * np.float32(mood.gain), spec, timing,
                    f"{name} loop")
+    stinger_timing = Timing(mood.bpm, mood.parts.beats_per_bar, STINGER_BARS)
+    stingers = {
+        s: w.audio(f"stingers/{name}/{s}.{spec.format}", key,
+                   musicgen_stinger(model, mood.parts, s_text, seed=spec.seed, intensity=spec.intensity,
+                                    sample_rate=spec.sample_rate),
+                   spec, stinger_timing, f"{name} {s}")
+        for s, s_text in spec.stingers}
     entry = {
         "text": text, "bpm": mood.bpm, "beats_per_bar": mood.parts.beats_per_bar,
         "meter": f"{mood.parts.beats_per_bar}/4", "bars": spec.bars, "bar_samples": mood.bar_samples, "key": None,
         "gain_db": round(float(20 * np.log10(mood.gain)), 3),
-        "loop": {**loop, "loop_start": 0, "loop_length": length}, "layers": [], "stingers": {},
+        "loop": {**loop, "loop_start": 0, "loop_length": length}, "layers": [], "stingers": stingers,
         "generated": {"samples": mood.generated_samples, "loop_from": mood.choice.start,
                       "similarity": round(mood.choice.similarity, 4), "candidates": mood.choice.candidates},
     }
@@ -368,16 +376,15 @@ def build_stems(spec: StemsSpec, out: Path, *, jobs: int = 1, ray_address: str |
                             [(spec, n, parts, str(out), previous, keys, unchanged) for n in sources],
                             jobs, ray_address, [f"{n} ->" for n in sources], progress)
     counts = [m[2] for m in moods] + [t[1] for t in transitions]
-    musicgen = spec.backend == "musicgen"
     render_params = {**spec.params(), "seed": spec.seed, "code": fingerprint, "command": command or []}
-    if musicgen:
+    if spec.backend == "musicgen":
         from .musicgen import LACKS
 
         render_params["lacks"] = LACKS
     manifest = {
         "moods": {n: m[0] for n, m in zip(names, moods)},
         "transitions": [e for t in transitions for e in t[0]],
-        "stingers": {} if musicgen else dict(spec.stingers),
+        "stingers": dict(spec.stingers),
         "render": render_params,
         "files_written": sum(c[0] for c in counts),
         "files_unchanged": sum(c[1] for c in counts),

@@ -10,7 +10,9 @@ crossfaded into its start (:mod:`.loop_points`). A transition A -> B
 continues A's codes from the codec frame nearest A's loop end (within half a
 frame of the bar line) under B's prompt, so it starts where A's loop leaves
 off, and crossfades into the end of B's loop, so the step into B is B's own
-wrap.
+wrap. A stinger continues a mood's codes the same way under the stinger's
+words and the mood's prompt, so it keeps the mood's key and sound without
+naming them, and decays over one bar: it is mixed over the music.
 
 What a MusicGen build cannot have is said in its manifest (``render.lacks``).
 """
@@ -40,13 +42,16 @@ SEARCH_BARS = 4
 """Bar lines the loop may start on, after one bar of warm-up."""
 DECODE_LEAD_FRAMES = 2
 """A's frames decoded before a transition's continuation, so the resampler's edge falls before the bar line."""
+STINGER_BARS = 1
+STINGER_ATTACK_SECONDS = 0.005
+STINGER_DECAY_DB = -60.0
+"""Where a stinger's envelope ends, at its last sample."""
 
 LACKS = {
     "layers": "MusicGen makes one mixed signal whose instruments can't be separated: moods have no layers; "
               "the loop is the full mix and players play it as one layer at every intensity",
     "midi": "MusicGen makes audio, not notes: no score to write as MIDI",
-    "stingers": "MusicGen can't be asked for a stinger in a given key: none are rendered",
-    "key": "MusicGen's key is not known: each mood's key is null",
+    "key": "MusicGen's key is not known: each mood's key is null (its stingers keep it by continuing its music)",
     "exact_tempo": "MusicGen is asked for the mood's tempo in its prompt but need not keep it: the bar lines are "
                    "the manifest's grid, placed on the generation's strongest onsets",
 }
@@ -157,27 +162,49 @@ def compose_mood(model, name: str, text: str, *, bars: int, seed: int, intensity
     return MusicgenMood(loop, gain, bpm, bar, choice, len(audio), parts)
 
 
-def musicgen_transition(model, a: MusicgenParts, b: MusicgenParts, bars: int, *, seed: int, intensity: float,
-                        sample_rate: int) -> np.ndarray:
-    """The mastered A -> B transition: A's generation continued from its loop's end under B's prompt,
-    ``bars`` bars long, the gain moving from A's to B's, crossfaded into the end of B's loop."""
-    n, _ = transition_samples(a, b, bars)
+def continuation(model, a: MusicgenParts, prompt: str, n: int, *, seed: int, intensity: float,
+                 sample_rate: int) -> np.ndarray:
+    """``n`` samples of A's generation continued from its loop's end under ``prompt``, before any gain,
+    the first of them faded from what A really played there."""
     frame = _frame_samples(model, sample_rate)
     lead = DECODE_LEAD_FRAMES
-    new = generate_codes(model, b.prompt, intensity, math.ceil((n - a.continuation_at) / frame) + 1, seed,
+    new = generate_codes(model, prompt, intensity, math.ceil((n - a.continuation_at) / frame) + 1, seed,
                          prompt=a.codes)
     piece = decode(model, np.concatenate([a.codes[-lead:], new]), a.codes[:-lead], sample_rate)
     first = round(lead * frame) - a.continuation_at  # A's loop end in ``piece``
     out = np.array(piece[first : first + n], np.float32)
     if len(out) != n:
-        raise ValueError(f"the continuation holds {len(piece) - first} samples, the transition needs {n}")
+        raise ValueError(f"the continuation holds {len(piece) - first} samples, {n} are needed")
     # The codes before the continuation decode (almost) as A's did: fade from what A really played.
     k = len(a.after)
     out[:k] = stitch(a.after, out[:k])
+    return out
+
+
+def musicgen_transition(model, a: MusicgenParts, b: MusicgenParts, bars: int, *, seed: int, intensity: float,
+                        sample_rate: int) -> np.ndarray:
+    """The mastered A -> B transition: A's generation continued from its loop's end under B's prompt,
+    ``bars`` bars long, the gain moving from A's to B's, crossfaded into the end of B's loop."""
+    n, _ = transition_samples(a, b, bars)
+    out = continuation(model, a, b.prompt, n, seed=seed, intensity=intensity, sample_rate=sample_rate)
     out *= np.linspace(a.gain, b.gain, n, dtype=np.float32)[:, None]
     # New music may peak above the loops' masters: limit only those peaks, not the level at the seams.
     return seam_into_loop(soft_limit(out), b.loop_tail)
 
 
-__all__ = ["LACKS", "MusicgenMood", "MusicgenParts", "compose_mood", "generate_codes", "load_model",
-           "musicgen_transition"]
+def musicgen_stinger(model, mood: MusicgenParts, text: str, *, seed: int, intensity: float,
+                     sample_rate: int) -> np.ndarray:
+    """The mastered stinger ``text`` of ``mood``: the mood's generation continued from its loop's end
+    under the stinger's words and the mood's prompt, ``STINGER_BARS`` long, rising in a few
+    milliseconds and decaying to ``STINGER_DECAY_DB`` at its end, at the mood's gain."""
+    n = STINGER_BARS * mood.bar_samples
+    out = continuation(model, mood, f"{text}, {mood.prompt}", n, seed=seed, intensity=intensity,
+                       sample_rate=sample_rate)
+    attack = round(STINGER_ATTACK_SECONDS * sample_rate)
+    envelope = np.power(10.0, STINGER_DECAY_DB / 20 * np.arange(n) / (n - 1)).astype(np.float32)
+    envelope[:attack] *= np.linspace(0, 1, attack, endpoint=False, dtype=np.float32)
+    return soft_limit(out * (mood.gain * envelope)[:, None])
+
+
+__all__ = ["LACKS", "MusicgenMood", "MusicgenParts", "compose_mood", "continuation", "generate_codes", "load_model",
+           "musicgen_stinger", "musicgen_transition"]
