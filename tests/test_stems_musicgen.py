@@ -119,7 +119,8 @@ def test_stingers_are_a_bar_rising_from_silence_and_decaying(build):
         assert 20 * np.log10(last / first) < -40  # it rings out within its bar
         stingers[name] = audio
     # Each continues its own mood's music, not one shared sound.
-    assert not np.allclose(stingers["battle"], stingers["boss"])
+    n = min(len(a) for a in stingers.values())
+    assert not np.allclose(stingers["battle"][:n], stingers["boss"][:n])
 
 
 def test_the_stem_player_mixes_a_stinger_from_the_next_beat(build):
