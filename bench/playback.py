@@ -174,6 +174,7 @@ def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
         "output_underflows": status["output_underflows"],
         "restarts": music.playback.restarts,
         "host": status["host"],
+        "renderer": status["renderer"],
         "clock_holes": status["holes"],
         "clock_lost_ms": 1000 * status["lost_seconds"],
         "capture_holes": len(holes),
@@ -388,7 +389,7 @@ def main() -> int:
                 for load in args.loads.split(","):
                     r = run_underruns(args, feed, load)
                     print(f"underruns  {args.minutes:g} min, generator in a {feed}, {load:5s} "
-                          f"(host: {r['host']}): underruns {r['underruns']}  "
+                          f"(host: {r['host']}, renderer: {r['renderer']}): underruns {r['underruns']}  "
                           f"device underflows {r['output_underflows']}  device restarts {r['restarts']}  "
                           f"clock holes {r['clock_holes']} ({r['clock_lost_ms']:.0f} ms)  "
                           f"capture holes {r['capture_holes']}: total {r['capture_silence_ms']:.1f} ms, "
