@@ -5,6 +5,7 @@ scripts/install-test-deps.sh installs both (Debian fluid-soundfont-gm, libfluids
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -116,6 +117,16 @@ def test_sampled_instruments_are_the_live_default():
     status = _live_status()  # a font is installed (CI installs one)
     assert status["renderer"] == "sampled" and status["fallback"] is None and status["underruns"] == 0
     assert _live_status(soundfont="none")["renderer"] == "builtin"
+
+
+def test_loading_fluidsynth_prints_nothing_on_stdout():
+    # pyfluidsynth prints where it found its library when CI is set; serve's stdout is parsed by clients.
+    script = ("from adaptive_music import load_backend\n"
+              "assert load_backend('procedural', soundfont='auto').renderer == 'sampled'\n")
+    env = {**os.environ, "CI": "1"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
 
 
 def test_no_font_falls_back_with_a_notice(monkeypatch, caplog):

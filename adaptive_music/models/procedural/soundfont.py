@@ -16,7 +16,9 @@ note grid does not matter here: every note starts at its own sample 0.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import logging
 import os
 import sys
@@ -133,12 +135,18 @@ def find_soundfont(explicit: str | os.PathLike | None = None) -> Path | None:
 
 
 def _fluidsynth():
+    # pyfluidsynth prints where it found the library to stdout when CI is set; serve's stdout
+    # carries the lines clients parse, so that print goes to the log instead.
+    printed = io.StringIO()
     try:
-        import fluidsynth  # pyfluidsynth
+        with contextlib.redirect_stdout(printed):
+            import fluidsynth  # pyfluidsynth
         import scipy.signal  # noqa: F401  (the presence EQ)
     except (ImportError, OSError) as exc:  # a wheel, or the shared library it loads, is missing
         raise SoundFontError(f"sampled instruments need FluidSynth and SciPy: pip install 'adaptive-music[sampled]', "
                              f"and the library (apt install libfluidsynth3 / brew install fluid-synth) ({exc})") from None
+    if printed.getvalue():
+        log.debug("pyfluidsynth: %s", printed.getvalue().strip())
     write = fluidsynth._fl.fluid_synth_write_float
     write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                       ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
