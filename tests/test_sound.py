@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +85,41 @@ def test_a_sampled_note_does_not_depend_on_the_notes_before_it(sampled, monkeypa
                           used.render(0, 48, 60, 88, 24000, 9600, -18.0))
     monkeypatch.setenv("ADAPTIVE_MUSIC_SOUNDFONT", "none")  # the variable switches them off everywhere
     assert load_backend("procedural", soundfont="auto").renderer == "builtin"
+
+
+KEPT = """
+import hashlib, sys
+from adaptive_music.models.procedural.instruments import NoteCache
+from adaptive_music.models.procedural.soundfont import SampledVoices
+voices = SampledVoices(sys.argv[1], 48000)
+held = voices.calibrated
+for _ in NoteCache(48000, voices=voices).preparations():
+    pass
+note = voices.render(0, 48, 60, 88, 24000, 9600, -18.0)
+print(held, voices.calibrated, hashlib.sha256(note.tobytes()).hexdigest())
+"""
+
+
+def test_calibrations_are_kept_for_the_next_process(sampled, tmp_path, monkeypatch):
+    """The first process to compute every calibration of a font writes them down; the next one
+    reads them, computes none, and renders the same notes; an unreadable file is computed again."""
+    from adaptive_music.models.procedural.soundfont import calibration_file
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def run() -> list[str]:
+        return subprocess.run([sys.executable, "-c", KEPT, str(sampled.soundfont)], capture_output=True,
+                              text=True, check=True).stdout.split()
+
+    first = run()
+    assert first[0] == "0" and int(first[1]) > 1000
+    kept = calibration_file(Path(sampled.soundfont), SR)
+    assert kept.is_file() and kept.parent == tmp_path / "adaptive-music" / "calibrations"
+    second = run()
+    assert second == [first[1], first[1], first[2]]  # all read, none computed, the same note bit for bit
+    kept.write_text("{")
+    third = run()
+    assert third == first and json.loads(kept.read_text())["sample_rate"] == SR  # computed and written again
 
 
 def test_every_instrument_renders_sampled_and_ends_at_zero(sampled):

@@ -401,10 +401,12 @@ class NoteCache:
 
     def preparations(self) -> Iterator[None]:
         """Every calibration a sampled note can need (each preset at every brightness, in every
-        octave the composer writes), one per step: once done, no note waits for one. Nothing
-        for the built-in voices."""
+        octave the composer writes), one per step: once done, no note waits for one, and they
+        are saved for the next process (:meth:`SampledVoices.save_calibrations`). Nothing for the
+        built-in voices."""
         if self.voices is None:
             return
+        known = self.voices.calibrated
         for bank, program, key in dict.fromkeys(ins.gm for ins in INSTRUMENTS):
             drum = bank == 128 or key >= 0
             for brightness in (4,) if drum else range(8):
@@ -412,6 +414,8 @@ class NoteCache:
                     self.voices.calibrate(bank, program, probe, sampled_velocity(brightness),
                                           None if drum else presence_db(brightness))
                     yield
+        if self.voices.calibrated > known:
+            self.voices.save_calibrations()
 
     def get(self, instrument: int, pitch: int, duration: int, brightness: int) -> np.ndarray:
         """The note at full velocity (scale it by :func:`velocity_gain`)."""

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import io
+import json
 import logging
 import os
 import sys
@@ -107,6 +109,17 @@ _CALIBRATIONS: dict[tuple[str, int], tuple[dict, dict]] = {}
 """(font, rate) -> (gain and EQ per preset, octave, velocity and target; EQ per preset, velocity and target)."""
 
 
+def calibration_file(font: Path, sample_rate: int) -> Path:
+    """Where a font's calibrations are kept between runs (as a shader cache is): named by the
+    font file (path, size, modification time), the rate and the code of this module, so a
+    changed font or a changed calibration is never read from an old file."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    st = font.stat()
+    digest = hashlib.sha256(f"{font.resolve()}|{st.st_size}|{st.st_mtime_ns}|{sample_rate}".encode())
+    digest.update(Path(__file__).read_bytes())
+    return cache / "adaptive-music" / "calibrations" / f"{digest.hexdigest()[:32]}.json"
+
+
 class SoundFontError(ValueError):
     """A named SoundFont cannot be used (missing file, unreadable font, no FluidSynth)."""
 
@@ -170,8 +183,46 @@ class SampledVoices:
             raise SoundFontError(f"FluidSynth could not load the SoundFont {self.path}")
         self._lock = threading.Lock()  # one note at a time through the synthesizer (a prefetch thread shares it)
         self._selected: dict[int, tuple[int, int]] = {}
-        # Calibrations depend only on the font and the rate: every instance in the process shares them.
+        # Calibrations depend only on the font and the rate: every instance in the process shares them,
+        # and every later process reads them from the file the first one to compute them all wrote.
         self._calibrations, self._eqs = _CALIBRATIONS.setdefault((str(self.path.resolve()), sample_rate), ({}, {}))
+        self._file = calibration_file(self.path, sample_rate)
+        if not self._calibrations:
+            self._read_calibrations()
+
+    def _read_calibrations(self) -> None:
+        try:
+            saved = json.loads(self._file.read_text())
+            calibrations = {tuple(k): (gain, eq) for *k, gain, eq in saved["calibrations"]}
+            eqs = {tuple(k): gain for *k, gain in saved["eqs"]}
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # computed again, and written again
+            log.warning("ignoring the unreadable calibration file %s (%s)", self._file, exc)
+            return
+        self._calibrations.update(calibrations)
+        self._eqs.update(eqs)
+
+    @property
+    def calibrated(self) -> int:
+        """How many calibrations this process holds (computed or read)."""
+        return len(self._calibrations)
+
+    def save_calibrations(self) -> None:
+        """Write every calibration computed so far to :func:`calibration_file` (atomically; a
+        failure to write costs only the time to compute them again in the next process)."""
+        saved = {"font": str(self.path), "sample_rate": self.sample_rate,
+                 "calibrations": [[*k, float(gain), None if eq is None else float(eq)]
+                                  for k, (gain, eq) in list(self._calibrations.items())],
+                 "eqs": [[*k, float(gain)] for k, gain in list(self._eqs.items())]}
+        tmp = self._file.with_name(f"{self._file.name}.{os.getpid()}.tmp")
+        try:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(saved))
+            os.replace(tmp, self._file)
+        except OSError as exc:
+            log.warning("could not keep the SoundFont calibrations in %s (%s)", self._file, exc)
+            tmp.unlink(missing_ok=True)
 
     def _select(self, channel: int, bank: int, program: int) -> None:
         if self._selected.get(channel) != (bank, program):
