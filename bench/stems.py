@@ -14,8 +14,9 @@ Prints, measured in this run:
 - a re-run with nothing changed;
 - for the musicgen backend (``--musicgen DIR``, or ``--musicgen tiny`` for a tiny
   random-weight checkpoint built here: mechanics, not music), the first three moods
-  of the map: the worst loop seam, the loop points' similarity, how far each
-  transition's continuation starts from its bar line (codec frames), wall time.
+  of the map with all its stingers: the worst loop seam, the loop points' similarity,
+  the stingers' decay over their bar, how far each transition's continuation starts
+  from its bar line (codec frames), wall time.
 
     python bench/stems.py [--bars 16] [--seed 3] [--musicgen tiny|DIR [--musicgen-bars 2]]
 """
@@ -79,14 +80,16 @@ def musicgen_figures(mood_map, model: str, bars: int, seed: int, root: Path) -> 
 
         model = str(build_family(root / "tiny", "mono"))
     moods = tuple(list(mood_map.moods.items())[:3])
-    spec = StemsSpec(moods=moods, bars=bars, seed=seed, format="wav", backend="musicgen", model=model)
+    spec = StemsSpec(moods=moods, stingers=tuple(mood_map.stingers.items()), bars=bars, seed=seed, format="wav",
+                     backend="musicgen", model=model)
     start = time.perf_counter()
     manifest = build_stems(spec, root / "musicgen")
     wall = time.perf_counter() - start
     seconds = _audio_seconds(manifest, spec.sample_rate)
     frame = spec.sample_rate / 50
+    stingers = [(name, s) for name, mood in manifest["moods"].items() for s in mood["stingers"].values()]
     print(f"musicgen ({'tiny random weights' if 'tiny' in model else model}): {len(moods)} moods, "
-          f"{len(manifest['transitions'])} transitions, --bars {bars}: {seconds:.1f} s of audio in {wall:.1f} s wall "
+          f"{len(stingers)} stingers, {len(manifest['transitions'])} transitions, --bars {bars}: {seconds:.1f} s of audio in {wall:.1f} s wall "
           f"= {seconds / wall:.2f}x real time")
     worst, sims = (0.0, ""), []
     for name, mood in manifest["moods"].items():
@@ -99,6 +102,15 @@ def musicgen_figures(mood_map, model: str, bars: int, seed: int, root: Path) -> 
     offsets = [abs(t["continuation_at"]) / frame for t in manifest["transitions"]]
     print(f"musicgen loops: worst seam jump / own p99.9 or flux / largest elsewhere {worst[0]:.3f} ({worst[1]}); "
           f"loop-point similarity {min(sims):.3f}..{max(sims):.3f}; every loop whole bars at its bpm")
+    decays = []
+    for name, entry in stingers:
+        audio = soundfile.read(root / "musicgen" / entry["file"], dtype="float32", always_2d=True)[0]
+        tenth = len(audio) // 10
+        decays.append(20 * np.log10(np.sqrt(np.mean(audio[-tenth:] ** 2) / np.mean(audio[:tenth] ** 2))))
+        assert len(audio) == manifest["moods"][name]["bar_samples"] and not audio[0].any()
+    if stingers:
+        print(f"musicgen stingers: one bar each, from silence; last tenth vs first tenth "
+              f"{min(decays):.1f}..{max(decays):.1f} dB")
     print(f"musicgen transitions: continuation starts at most {max(offsets):.2f} codec frames from the bar line; "
           f"lengths exact to the sample")
 
