@@ -93,8 +93,7 @@ from adaptive_music.models.procedural.instruments import NoteCache
 from adaptive_music.models.procedural.soundfont import SampledVoices
 voices = SampledVoices(sys.argv[1], 48000)
 held = voices.calibrated
-for _ in NoteCache(48000, voices=voices).preparations():
-    pass
+NoteCache(48000, voices=voices)  # knows every calibration before any note is played
 note = voices.render(0, 48, 60, 88, 24000, 9600, -18.0)
 print(held, voices.calibrated, hashlib.sha256(note.tobytes()).hexdigest())
 """

@@ -12,11 +12,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import logging
 import math
 import threading
-from typing import Iterator
+import time
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 TABLE_SIZE = 2048
 _TWO_PI = 2.0 * math.pi
@@ -391,6 +394,7 @@ class NoteCache:
         self.hits = 0
         self.misses = 0
         """Notes :meth:`get` had to render (or wait for) itself."""
+        self._calibrate_all()
 
     def tail_samples(self, instrument: int) -> int:
         """Samples a note of ``instrument`` lasts beyond its duration, at most."""
@@ -399,22 +403,24 @@ class NoteCache:
             return int(sampled_tail(ins) * self.sample_rate) + 128  # both parts round up to 64-sample blocks
         return int(ins.release * self.sample_rate) if ins.kind != "drum" else int(2.5 * self.sample_rate)
 
-    def preparations(self) -> Iterator[None]:
+    def _calibrate_all(self) -> None:
         """Every calibration a sampled note can need (each preset at every brightness, in every
-        octave the composer writes), one per step: once done, no note waits for one, and they
-        are saved for the next process (:meth:`SampledVoices.save_calibrations`). Nothing for the
+        octave the composer writes), so that no note played live waits for one. Read from the
+        file a previous process kept (:meth:`SampledVoices.save_calibrations`); computed and
+        kept once per font, rate and code version (about 2 s on one core). Nothing for the
         built-in voices."""
         if self.voices is None:
             return
-        known = self.voices.calibrated
+        known, started = self.voices.calibrated, time.perf_counter()
         for bank, program, key in dict.fromkeys(ins.gm for ins in INSTRUMENTS):
             drum = bank == 128 or key >= 0
             for brightness in (4,) if drum else range(8):
                 for probe in _TOM_KEYS if bank == 128 and key < 0 else (key,) if drum else _OCTAVE_PROBES:
                     self.voices.calibrate(bank, program, probe, sampled_velocity(brightness),
                                           None if drum else presence_db(brightness))
-                    yield
         if self.voices.calibrated > known:
+            log.info("calibrated %d SoundFont preset zones in %.1f s (once: kept for the next run)",
+                     self.voices.calibrated - known, time.perf_counter() - started)
             self.voices.save_calibrations()
 
     def get(self, instrument: int, pitch: int, duration: int, brightness: int) -> np.ndarray:

@@ -12,10 +12,10 @@ shared :class:`~adaptive_music.models.procedural.instruments.NoteCache`.
 The generator still asks the cache for every note it plays and renders any
 that is missing itself, so the samples are the same whether a note was
 prefetched or not: prefetching changes when the work is done, never what
-is heard. While it has nothing to prefetch, it does the work that makes any
-note cheap later (:meth:`~adaptive_music.models.procedural.instruments.NoteCache.preparations`:
-a sampled preset's calibrations). Only a "now" change to a mood not heard
-before still renders its first notes on the generator's thread.
+is heard. Only a "now" change to a mood not heard before still renders its
+first notes on the generator's thread (a sampled preset's calibrations are
+all known before the stream starts: see
+:class:`~adaptive_music.models.procedural.instruments.NoteCache`).
 """
 
 from __future__ import annotations
@@ -101,20 +101,14 @@ def _loop(ref: "weakref.ref[Prefetcher]") -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):
         pass
-    preparations = None
     while True:
         me = ref()
         if me is None:
             return
-        if preparations is None:
-            preparations = iter(me.cache.preparations())
-        job = me._take(timeout=0.0 if preparations else 1.0)
+        job = me._take(timeout=1.0)
         try:
             if job is not None:
                 me._run(job)
-            elif preparations:  # idle: the work that makes a later mood's first notes cheap
-                if next(preparations, None) is None:
-                    preparations = ()
         except Exception:  # the generator renders whatever is missing: music goes on
             log.exception("note prefetch failed; the generator renders notes as it needs them")
         del me
