@@ -14,6 +14,7 @@ step are held back until the next step decodes them again.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 import math
@@ -33,10 +34,19 @@ _MAX_PENDING_STINGERS = 8
 log = logging.getLogger(__name__)
 
 
+# Stingers are synthesised here, not on the generator's thread: a first one takes 5-30 ms,
+# most of the 50 ms a live stream keeps ahead, and it is not heard before the next beat.
+_STINGER_RENDERER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="stinger")
+
+
 @dataclasses.dataclass
 class _Stinger:
     start: int  # backend sample
-    audio: np.ndarray
+    rendering: concurrent.futures.Future  # its audio, in the backend's channels
+
+    @property
+    def audio(self) -> np.ndarray:
+        return self.rendering.result()
 
 
 class StreamingGenerator:
@@ -257,9 +267,11 @@ class StreamingGenerator:
         if start is None:
             start = self._state.frame * cfg.samples_per_frame
         m = self._last_marker
-        audio = render_stinger(name, root=m.root if m else 0, scale=m.scale if m else "major",
-                               bpm=m.bpm if m else 100.0, sample_rate=cfg.sample_rate)
-        self._stingers.append(_Stinger(start, to_channels(audio, self.model.channels)))
+        key = dict(root=m.root if m else 0, scale=m.scale if m else "major", bpm=m.bpm if m else 100.0)
+        channels = self.model.channels
+        rendering = _STINGER_RENDERER.submit(
+            lambda: to_channels(render_stinger(name, sample_rate=cfg.sample_rate, **key), channels))
+        self._stingers.append(_Stinger(start, rendering))
 
     def _step(self) -> None:
         cfg, model = self.config, self.model
@@ -357,6 +369,9 @@ class StreamingGenerator:
         end = start + len(audio)
         keep = []
         for s in self._stingers:
+            if s.start >= end:  # not heard yet: it may still be rendering
+                keep.append(s)
+                continue
             a, b = max(start, s.start), min(end, s.start + len(s.audio))
             if a < b:
                 audio[a - start : b - start] += s.audio[a - s.start : b - s.start]
