@@ -19,6 +19,7 @@ from adaptive_music.stems.files import read_audio
 from adaptive_music.stems.manifest import SCHEMA_PATH
 from adaptive_music.stems.seams import loop_seam
 from adaptive_music.stems.spec import StemsSpec
+from stems_checks import assert_stinger_mixed_from_the_next_beat
 
 soundfile = pytest.importorskip("soundfile")
 
@@ -455,20 +456,4 @@ def test_ray_runs_the_render_jobs_on_a_local_instance(tmp_path):
 
 
 def test_stem_player_plays_a_stinger_from_the_next_beat(ogg_build):
-    from adaptive_music.stems.player import StemPlayer
-
-    manifest = load_manifest(ogg_build)
-    combat = manifest["moods"]["combat"]
-    beat = combat["bar_samples"] // combat["beats_per_bar"]
-    with_stinger, without = (StemPlayer(ogg_build, mood="combat", block_size=1000) for _ in range(2))
-    for player in (with_stinger, without):
-        player.next_block()
-    with_stinger.stinger("danger")
-    a = np.concatenate([with_stinger.next_block() for _ in range(200)])
-    b = np.concatenate([without.next_block() for _ in range(200)])
-    (at, what), = [e for e in with_stinger.events if e[1].startswith("stinger")]
-    assert what == "stinger danger" and at % beat == 0 and 1000 <= at < 1000 + beat
-    sting = _read(ogg_build / combat["stingers"]["danger"]["file"])
-    n = min(len(sting), len(a) - (at - 1000))
-    np.testing.assert_allclose(a[at - 1000 : at - 1000 + n] - b[at - 1000 : at - 1000 + n], sting[:n], atol=1e-5)
-    assert np.array_equal(a[: at - 1000], b[: at - 1000])
+    assert_stinger_mixed_from_the_next_beat(ogg_build, "combat", "danger", 200, atol=1e-5)

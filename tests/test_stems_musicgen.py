@@ -26,6 +26,7 @@ from adaptive_music.stems.loop_points import bar_phase, cut_loop, find_loop  # n
 from adaptive_music.stems.manifest import SCHEMA_PATH  # noqa: E402
 from adaptive_music.stems.seams import loop_seam  # noqa: E402
 from musicgen_tiny import build_family, damage  # noqa: E402
+from stems_checks import assert_stinger_mixed_from_the_next_beat  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 48000
@@ -124,23 +125,9 @@ def test_stingers_are_a_bar_rising_from_silence_and_decaying(build):
 
 
 def test_the_stem_player_mixes_a_stinger_from_the_next_beat(build):
-    from adaptive_music.stems.player import StemPlayer
-
     manifest = load_manifest(build)
-    battle = manifest["moods"]["battle"]
-    beat = battle["bar_samples"] // battle["beats_per_bar"]
-    with_stinger, without = (StemPlayer(build, mood="battle", block_size=1000) for _ in range(2))
-    for player in (with_stinger, without):
-        player.next_block()
-    with_stinger.stinger("hit")
-    a = np.concatenate([with_stinger.next_block() for _ in range(2 * battle["bar_samples"] // 1000)])
-    b = np.concatenate([without.next_block() for _ in range(2 * battle["bar_samples"] // 1000)])
-    (at, what), = [e for e in with_stinger.events if e[1].startswith("stinger")]
-    assert what == "stinger hit" and at % beat == 0 and 1000 <= at < 1000 + beat
-    sting = read_audio(build / battle["stingers"]["hit"]["file"])[0]
-    start = at - 1000
-    np.testing.assert_allclose(a[start : start + len(sting)] - b[start : start + len(sting)], sting, atol=1e-6)
-    assert np.array_equal(a[:start], b[:start]) and np.array_equal(a[start + len(sting):], b[start + len(sting):])
+    blocks = 2 * manifest["moods"]["battle"]["bar_samples"] // 1000  # the whole stinger, and after it
+    assert_stinger_mixed_from_the_next_beat(build, "battle", "hit", blocks, atol=1e-6)
 
 
 def test_the_stem_player_plays_a_loop_without_layers(build):
