@@ -3,6 +3,7 @@
     python bench/playback.py                       # the issue's figures: 10-minute underrun runs
     python bench/playback.py --minutes 1           # shorter underrun runs
     python bench/playback.py --only latency        # one section: underruns, latency
+    python bench/playback.py --only underruns --probe   # and how late the machine woke a real-time thread
 
 Sections:
 
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -50,6 +52,7 @@ from adaptive_music.playback.feed import render_controls
 from adaptive_music.playback.soundtrack import Soundtrack  # noqa: E402
 
 SCRIPT = ROOT / "scripts" / "pulse-test-sink.sh"
+PROBE = ROOT / "bench" / "wakeup_probe.py"
 MOODS = ("calm exploration, soft strings", "tense chase, fast drums")
 SR = 48000
 
@@ -147,6 +150,40 @@ def start_load(load: str, stop: threading.Event) -> list[subprocess.Popen]:
     return [subprocess.Popen(["sh", "-c", "exec yes > /dev/null"]) for _ in range(2)]
 
 
+class WakeupProbe:
+    """bench/wakeup_probe.py beside a run, and the times the output's clock saw each hole:
+    which holes followed a moment when the machine woke a real-time thread late."""
+
+    WINDOW = 0.25  # seconds before a hole is noticed in which a late wake-up counts as its cause
+
+    def __init__(self, seconds: float, holes: Callable[[], int]) -> None:
+        self._proc = subprocess.Popen([sys.executable, str(PROBE), "--seconds", str(seconds + 60)],
+                                      stdout=subprocess.PIPE, text=True)
+        self._holes, self.hole_times = holes, []
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._watch_holes, daemon=True)
+        self._watch.start()
+
+    def _watch_holes(self) -> None:
+        seen = self._holes()
+        while not self._stop.wait(0.005):
+            now = self._holes()
+            self.hole_times += [time.monotonic()] * (now - seen)
+            seen = now
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._watch.join()
+        self._proc.terminate()
+        out, _ = self._proc.communicate(timeout=10)
+        lines = out.splitlines()
+        stalls = [tuple(map(float, line.split())) for line in lines if not line.startswith("#")]
+        explained = sum(any(h - self.WINDOW <= t <= h for t, _ in stalls) for h in self.hole_times)
+        return {"probe": lines[-1].lstrip("# ") if lines else "no summary", "probe_stalls": len(stalls),
+                "probe_worst_ms": max((late for _, late in stalls), default=0.0),
+                "holes_after_a_stall": explained, "holes_timed": len(self.hole_times)}
+
+
 def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
     stop = threading.Event()
     device = int(args.device) if args.device.isdigit() else args.device
@@ -155,8 +192,11 @@ def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
                        blocksize=args.blocksize, config=stream_config(args))
     capture = CaptureHoles()
     hogs = start_load(load, stop)
+    probe = None
     try:
         with music:
+            if args.probe:
+                probe = WakeupProbe(args.minutes * 60, lambda: music.playback.holes)
             # Keep the music moving so that the generator keeps meeting new material.
             i = 0
             while not music.wait(timeout=5.0):
@@ -169,7 +209,9 @@ def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
             hog.kill()
             hog.wait()
         holes = capture.stop()
+        probed = probe.stop() if probe else {}
     return {
+        **probed,
         "underruns": status["underruns"],
         "output_underflows": status["output_underflows"],
         "restarts": music.playback.restarts,
@@ -370,6 +412,9 @@ def main() -> int:
                              "device index plays through ALSA's pulse plugin instead)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=("underruns", "latency"))
+    parser.add_argument("--probe", action="store_true",
+                        help="underrun runs: run bench/wakeup_probe.py beside them and count the holes that "
+                             "followed a real-time thread woken more than 5 ms late")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this run (seconds)")
     args = parser.parse_args()
     if args.switch_interval:
@@ -394,6 +439,11 @@ def main() -> int:
                           f"clock holes {r['clock_holes']} ({r['clock_lost_ms']:.0f} ms)  "
                           f"capture holes {r['capture_holes']}: total {r['capture_silence_ms']:.1f} ms, "
                           f"longest {r['capture_longest_ms']:.1f} ms", flush=True)
+                    if args.probe:
+                        print(f"  wake-up probe: {r['probe']}; wake-ups over 5 ms late {r['probe_stalls']} "
+                              f"(latest {r['probe_worst_ms']:.1f} ms); holes on the output's clock with one in "
+                              f"the {1000 * WakeupProbe.WINDOW:.0f} ms before: {r['holes_after_a_stall']} of "
+                              f"{r['holes_timed']}", flush=True)
         if args.only in (None, "latency"):
             r = run_latency(args)
             now = r["now_ms"]
