@@ -272,6 +272,46 @@ def test_backend_failure_mid_stream_falls_back_without_a_gap(caplog):
     assert gen.status()["mood"] == "calm exploration"
 
 
+def test_a_stinger_that_fails_to_render_falls_back_losing_nothing(monkeypatch, caplog):
+    """Stingers render off the generator's thread; one that fails stops the stream before its
+    step changes anything, so the fallback fades out the very audio that was due, as for any
+    backend failure. A silent fallback leaves that fade to compare with the uninterrupted stream."""
+    from adaptive_music.models.procedural import ProceduralModel, stingers
+
+    class Silent(ProceduralModel):
+        name = "silent"
+
+        def decode(self, tokens, state):
+            return np.zeros_like(super().decode(tokens, state))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("stinger synthesis failed")
+
+    def stream(fallback=None) -> StreamingGenerator:
+        return StreamingGenerator(ProceduralModel(soundfont="none"), "intense boss battle", seed=2, fallback=fallback)
+
+    monkeypatch.setattr(stingers, "render_stinger", broken)
+    gen, reference = stream(Silent(soundfont="none")), stream()
+    n = 3 * SR // gen.config.block_size
+    blocks = [gen.next_block() for _ in range(n)]
+    gen.stinger("danger")
+    with caplog.at_level("ERROR"):
+        while gen.failure is None:
+            blocks.append(gen.next_block())
+    switch = gen.position
+    audio = np.concatenate(blocks + [gen.next_block() for _ in range(SR // gen.config.block_size)])
+    expected = np.concatenate([reference.next_block() for _ in range(len(audio) // gen.config.block_size)])
+    assert "stinger synthesis failed" in gen.failure and gen.model is gen.fallback
+    # Up to the switch the music is the uninterrupted stream's; then that same music fades out
+    # (20 ms), not music from further on, as it was when a failed stinger lost its step's audio.
+    first = np.flatnonzero(np.any(audio != expected, axis=1))[0]
+    assert switch - SR // 5 < first <= switch
+    fade = slice(first, first + SR // 50)
+    a, e = audio[fade].ravel(), expected[fade].ravel()
+    assert np.dot(a, e) / np.sqrt(np.dot(a, a) * np.dot(e, e)) > 0.9  # 0.94 here; -0.18 with the step lost
+    assert np.abs(audio[switch + SR // 5 :]).max() < 1e-4  # the silent fallback from there on
+
+
 def test_intensity_set_while_a_mood_change_waits_keeps_its_transition(model):
     gen = StreamingGenerator(model, "calm exploration", seed=1)
     gen.next_block()

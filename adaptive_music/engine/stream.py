@@ -267,17 +267,27 @@ class StreamingGenerator:
         if start is None:
             start = self._state.frame * cfg.samples_per_frame
         m = self._last_marker
-        key = dict(root=m.root if m else 0, scale=m.scale if m else "major", bpm=m.bpm if m else 100.0)
+        where = dict(root=m.root if m else 0, scale=m.scale if m else "major", bpm=m.bpm if m else 100.0)
         channels = self.model.channels
         rendering = _STINGER_RENDERER.submit(
-            lambda: to_channels(render_stinger(name, sample_rate=cfg.sample_rate, **key), channels))
+            lambda: to_channels(render_stinger(name, sample_rate=cfg.sample_rate, **where), channels))
         self._stingers.append(_Stinger(start, rendering))
+
+    def _stingers_rendered(self, before: int) -> None:
+        """Wait for the stingers that start before backend sample ``before``. One that failed to
+        render is dropped and its error raised here, before a step changes any state, so that
+        the fallback loses no audio (as for any other backend failure)."""
+        for s in list(self._stingers):
+            if s.start < before and s.rendering.exception() is not None:
+                self._stingers.remove(s)
+                raise s.rendering.exception()
 
     def _step(self) -> None:
         cfg, model = self.config, self.model
         self._apply_commands()
         self._apply_timeline()
         state = self._state
+        self._stingers_rendered((state.frame + cfg.hop_frames) * cfg.samples_per_frame)
         if len(state.tokens) + cfg.hop_frames > cfg.window_frames:
             state = self._state = model.roll(state, cfg.context_frames)
         # Output lags generation by the crossfade: keep ramps those frames still need.
