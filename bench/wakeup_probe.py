@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from adaptive_music.playback.realtime import REALTIME_PRIORITY  # noqa: E402
+from adaptive_music.playback.realtime import REALTIME_PRIORITY, ask_for_realtime  # noqa: E402
 
 SLEEP = 0.001
 
@@ -31,11 +31,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--threshold-ms", type=float, default=5.0)
     args = ap.parse_args()
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY + 1))
-        policy = f"FIFO {REALTIME_PRIORITY + 1}"
-    except (AttributeError, OSError) as exc:
-        policy = f"ordinary priority ({exc})"
+    ask_for_realtime(REALTIME_PRIORITY + 1)
+    fifo = os.sched_getscheduler(0) == os.SCHED_FIFO
+    policy = f"FIFO {os.sched_getparam(0).sched_priority}" if fifo else "ordinary priority (no real-time privilege)"
     stopped = []
     signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
     threshold = args.threshold_ms / 1000
