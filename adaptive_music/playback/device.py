@@ -70,8 +70,8 @@ real-time priority just below the audio thread (see
 What is left on an idle machine is the machine: over 10 minutes on the
 2-vCPU VM, a thread above the audio thread's priority that only sleeps 1 ms
 at a time woke up to 48 ms late, 166 ms late in all, against 165 ms lost on
-the stream clock, and 12 of the 14 holes followed such a stall
-(``bench/playback.py --probe``). No setting here gives a thread CPU that the
+the stream clock, and 12 of the 14 holes followed such a stall (0.06 would
+by chance; ``bench/playback.py --probe``). No setting here gives a thread CPU that the
 kernel or the hypervisor withholds.
 """
 
