@@ -186,11 +186,16 @@ class WakeupProbe:
                 "holes_after_a_stall": explained, "holes_timed": len(self.hole_times), "by_chance": chance}
 
 
+def max_latency(args: argparse.Namespace) -> float | None:
+    return None if args.max_latency_ms is None else args.max_latency_ms / 1000
+
+
 def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
     stop = threading.Event()
     device = int(args.device) if args.device.isdigit() else args.device
     music = Soundtrack(seed=args.seed, mood=MOODS[0], device=device, latency=args.latency_ms / 1000,
-                       ahead=args.ahead, seconds=args.minutes * 60, process=feed == "process",
+                       max_latency=max_latency(args), ahead=args.ahead, seconds=args.minutes * 60,
+                       process=feed == "process",
                        blocksize=args.blocksize, config=stream_config(args))
     capture = CaptureHoles()
     hogs = start_load(load, stop)
@@ -218,6 +223,7 @@ def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
         "output_underflows": status["output_underflows"],
         "restarts": music.playback.restarts,
         "host": status["host"],
+        "latency_ms": 1000 * status["latency"],
         "renderer": status["renderer"],
         "clock_holes": status["holes"],
         "clock_lost_ms": 1000 * status["lost_seconds"],
@@ -332,7 +338,7 @@ def run_latency(args: argparse.Namespace) -> dict:
     capture.start()
     try:
         with Soundtrack(seed=args.seed, mood=MOODS[0], device="pulse", latency=args.latency_ms / 1000,
-                        ahead=args.ahead, seconds=seconds, record_controls=True,
+                        max_latency=max_latency(args), ahead=args.ahead, seconds=seconds, record_controls=True,
                         blocksize=args.blocksize, config=stream_config(args)) as music:
             music.on_beat(lambda beat: beats.append((time.monotonic(), beat)))
             while music.status()["playhead"] < 3.0:
@@ -399,6 +405,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of each underrun run (default 10)")
     parser.add_argument("--changes", type=int, default=20, help="mood changes with transition now (default 20)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="device latency (default 20 ms)")
+    parser.add_argument("--max-latency-ms", type=float,
+                        help="PulseAudio: let the device buffer widen after underflows up to this (default: fixed)")
     parser.add_argument("--ahead", type=float, default=0.05,
                         help="seconds generated ahead (default 0.05, the Soundtrack's)")
     parser.add_argument("--loads", default="idle,busy",
@@ -427,7 +435,8 @@ def main() -> int:
         subprocess.run([str(SCRIPT), "start"], check=True, stdout=subprocess.DEVNULL)
     os.environ["XDG_RUNTIME_DIR"] = os.environ.get("ADAPTIVE_MUSIC_PULSE_DIR", "/tmp/adaptive-music-pulse")
     hop = f"{args.hop * 1000:g} ms" if args.hop else "default"
-    print(f"# playback through PulseAudio null sink, device latency {args.latency_ms:g} ms, "
+    print(f"# playback through PulseAudio null sink, device latency {args.latency_ms:g} ms "
+          f"(widening to {args.max_latency_ms or args.latency_ms:g} ms), "
           f"blocksize {args.blocksize or 'host'}, ahead {args.ahead * 1000:g} ms, procedural backend "
           f"(hop {hop}), seed {args.seed}, game-process switch interval {sys.getswitchinterval() * 1000:g} ms")
     try:
@@ -440,7 +449,8 @@ def main() -> int:
                           f"device underflows {r['output_underflows']}  device restarts {r['restarts']}  "
                           f"clock holes {r['clock_holes']} ({r['clock_lost_ms']:.0f} ms)  "
                           f"capture holes {r['capture_holes']}: total {r['capture_silence_ms']:.1f} ms, "
-                          f"longest {r['capture_longest_ms']:.1f} ms", flush=True)
+                          f"longest {r['capture_longest_ms']:.1f} ms  device latency at the end "
+                          f"{r['latency_ms']:.0f} ms", flush=True)
                     if args.probe:
                         print(f"  wake-up probe: {r['probe']}; wake-ups over 5 ms late {r['probe_stalls']} "
                               f"(latest {r['probe_worst_ms']:.1f} ms); holes on the output's clock with one in "

@@ -25,6 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     warmup.add_arguments(p)
     p.add_argument("--device", help="output device name or index (default: the system default)")
     p.add_argument("--latency", type=float, default=20.0, metavar="MS", help="device latency in ms (default 20)")
+    p.add_argument("--max-latency", type=float, metavar="MS",
+                   help="PulseAudio: widen the device buffer after underflows, up to this many ms "
+                        "(default: keep --latency)")
     p.add_argument("--stems", type=Path, metavar="DIR",
                    help="audition a stems build instead (--mood then names one of its moods); "
                         "type a mood name, 'intensity X' or 'stinger NAME'")
@@ -43,6 +46,9 @@ def _check(args: argparse.Namespace) -> list[tuple[float, str]]:
         raise UsageError(f"--seconds must be a positive number, got {args.seconds:g}")
     if not (math.isfinite(args.latency) and 0 < args.latency <= 2000):
         raise UsageError(f"--latency must be between 0 and 2000 ms, got {args.latency:g}")
+    if args.max_latency is not None and not (math.isfinite(args.max_latency)
+                                             and args.latency <= args.max_latency <= 2000):
+        raise UsageError(f"--max-latency must be between --latency and 2000 ms, got {args.max_latency:g}")
     return timeline.changes(args, None)
 
 
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         sampled = {"soundfont": args.soundfont} if args.soundfont and live.backend == "procedural" else {}
         music = Soundtrack(backend=live.backend, seed=args.seed, mood=args.mood, device=args.device,
                            latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead,
+                           max_latency=None if args.max_latency is None else args.max_latency / 1000,
                            fallback=live.fallback, **sampled)
         music.set_intensity(args.intensity)
     except NoAudioDeviceError as exc:
@@ -118,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     print(f"played {status['playhead']:.1f} s, {status['underruns']} underruns, "
           f"{status['output_underflows']} device underflows ({status['lost_seconds'] * 1000:.0f} ms of silence "
-          f"in {status['holes']} holes); mood: {status['mood']}; backend: {_backend(status)}", file=sys.stderr)
+          f"in {status['holes']} holes, device buffer {status['latency'] * 1000:.0f} ms); mood: {status['mood']}; "
+          f"backend: {_backend(status)}", file=sys.stderr)
     if status["fallback"]:
         print(f"adaptive-music play: {status['fallback']}", file=sys.stderr)
     if status["error"]:

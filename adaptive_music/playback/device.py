@@ -86,6 +86,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .holes import HoleMeter
+from .latency import AdaptiveLatency
 from .pulse import PulseStream, PulseUnavailable, server_present
 from .realtime import ask_for_realtime
 
@@ -170,6 +171,9 @@ class DeviceOutput:
     latency
         Requested output latency in seconds: the device buffer. An underflow costs the time the
         device went unfed beyond it, plus at most one period on PulseAudio.
+    max_latency
+        On PulseAudio, how far the buffer may widen after underflows (see
+        :class:`~adaptive_music.playback.latency.AdaptiveLatency`); None keeps ``latency``.
     """
 
     _RESTART_PAUSE = 1.0  # seconds between attempts to reopen a lost device
@@ -181,8 +185,11 @@ class DeviceOutput:
     # PortAudio's DAC time through the ALSA pulse plugin within 3 ms).
     _HOLE_TOLERANCE = {"pulseaudio": 0.002, "portaudio": 0.005}
 
-    def __init__(self, device: int | str | None = None, *, blocksize: int = 0, latency: float = 0.02) -> None:
+    def __init__(self, device: int | str | None = None, *, blocksize: int = 0, latency: float = 0.02,
+                 max_latency: float | None = None) -> None:
         _check_latency(latency)
+        if max_latency is not None:
+            _check_latency(max_latency)
         pulse = device in _PULSE_DEVICES and server_present()
         self.device = device if pulse else resolve_device(device)
         self.host = "pulseaudio" if pulse else "portaudio"
@@ -191,8 +198,11 @@ class DeviceOutput:
         self.channels = 0
         self.blocksize = int(blocksize)
         self.requested_latency = float(latency)
+        self.max_latency = max(self.requested_latency, float(max_latency or latency))
         self.latency = float(latency)
-        """Output latency the open stream reports, in seconds."""
+        """Output latency the open stream reports (on PulseAudio: asks for now), in seconds."""
+        self._adaptive = AdaptiveLatency(self.requested_latency, self.max_latency)
+        self._logged_latency = self.latency
         self.output_underflows = 0
         """Times the device ran out of audio: PortAudio's ``output_underflow`` flags, or on
         PulseAudio the holes its clock shows."""
@@ -224,7 +234,7 @@ class DeviceOutput:
     def spec(self) -> dict[str, Any]:
         """What :func:`output_from_spec` needs to open the same device in another process."""
         return {"kind": "device", "device": self.device, "blocksize": self.blocksize,
-                "latency": self.requested_latency}
+                "latency": self.requested_latency, "max_latency": self.max_latency}
 
     def start(self, fill: FillFunction, sample_rate: int, channels: int) -> None:
         """Open a float32 stream and start calling ``fill`` from the audio thread."""
@@ -249,7 +259,7 @@ class DeviceOutput:
         self._holes.restart()
         if self.host == "pulseaudio":
             period = self.blocksize or max(64, round(self.requested_latency * self.sample_rate / 4))
-            stream = PulseStream(self._deliver, self.sample_rate, self.channels, self.requested_latency, period,
+            stream = PulseStream(self._deliver, self.sample_rate, self.channels, self._adaptive.now, period,
                                  finished=self._wake.set)
             try:
                 stream.start()
@@ -308,8 +318,16 @@ class DeviceOutput:
         holes = self._holes
         before = holes.holes
         holes.observe(heard_at, len(out))
-        if holes.holes != before and self.host == "pulseaudio":
-            self.output_underflows += 1
+        if self.host == "pulseaudio":
+            now = time.monotonic()
+            if holes.holes != before:
+                self.output_underflows += 1
+                latency = self._adaptive.underflow(now)
+            else:
+                latency = self._adaptive.tick(now)
+            if latency != self.latency and self._stream is not None:
+                self._stream.request_latency(latency)
+                self.latency = self._stream.latency
         self._fill(out, heard_at)  # type: ignore[misc]
 
     def _watch(self) -> None:
@@ -320,6 +338,12 @@ class DeviceOutput:
             self._wake.clear()
             if not self._running:
                 return
+            if self.latency != self._logged_latency:  # logged here: the audio thread does not log
+                log.log(logging.WARNING if self.latency > self._logged_latency else logging.INFO,
+                        "device buffer %s to %.0f ms (%d underflows so far)",
+                        "widened" if self.latency > self._logged_latency else "narrowed",
+                        self.latency * 1000, self.output_underflows)
+                self._logged_latency = self.latency
             now = time.monotonic()
             if self._callbacks != seen:
                 seen, last_progress = self._callbacks, now

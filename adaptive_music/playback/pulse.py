@@ -1,4 +1,4 @@
-"""An output stream straight to a PulseAudio server (or PipeWire's), through libpulse's simple API.
+"""An output stream straight to a PulseAudio server (or PipeWire's), through libpulse.
 
 Why not PortAudio's ALSA ``pulse`` device: there an underflow costs a whole new
 server stream (see "Underflows on Linux desktops" in
@@ -8,6 +8,13 @@ one period, and ``prebuf`` one period, so that after an underflow the server
 resumes the stream as soon as one period has arrived. Nothing is re-primed
 and nothing is dropped: the music resumes where it stopped, and the server's
 latency report moves the clock by exactly the hole.
+
+The stream uses libpulse's asynchronous API with the flags its simple API
+sets (interpolated timing, automatic timing updates, latency adjusted on
+the sink), on a main loop that the audio thread iterates itself: no other
+thread and no callback into Python. Unlike the simple API, it can change
+``tlength`` while playing (``pa_stream_set_buffer_attr``), which
+:meth:`PulseStream.request_latency` does without a gap.
 
 libpulse is loaded with :mod:`ctypes` when a stream opens; without it (or
 without a server) :class:`PulseUnavailable` is raised and the caller falls
@@ -27,9 +34,14 @@ import numpy as np
 from .realtime import ask_for_realtime
 
 _PA_SAMPLE_FLOAT32LE = 5
-_PA_STREAM_PLAYBACK = 1
 _PA_DEFAULT = 0xFFFFFFFF  # (uint32_t) -1: let the server choose
-_NO_LATENCY = (1 << 64) - 1  # pa_simple_get_latency's (pa_usec_t) -1 on failure
+_PA_CONTEXT_NOAUTOSPAWN = 1
+_PA_CONTEXT_READY, _PA_CONTEXT_FAILED, _PA_CONTEXT_TERMINATED = 4, 5, 6
+_PA_STREAM_READY, _PA_STREAM_FAILED, _PA_STREAM_TERMINATED = 2, 3, 4
+# What pa_simple_new asks for: PA_STREAM_INTERPOLATE_TIMING | AUTO_TIMING_UPDATE | ADJUST_LATENCY.
+_PA_STREAM_FLAGS = 0x0002 | 0x0008 | 0x2000
+_PA_SEEK_RELATIVE = 0
+_SIZE_MAX = ctypes.c_size_t(-1).value  # pa_stream_writable_size's (size_t) -1 on failure
 
 DeliverFunction = Callable[[np.ndarray, float], None]
 """``deliver(out, heard_at)``: fill ``out`` (frames, channels), whose first frame is heard at ``heard_at``."""
@@ -47,30 +59,39 @@ class _BufferAttr(ctypes.Structure):
     _fields_ = [(name, ctypes.c_uint32) for name in ("maxlength", "tlength", "prebuf", "minreq", "fragsize")]
 
 
-_libs: tuple[Any, Any] | None = None
+_lib: Any = None
 
 
-def _libpulse() -> tuple[Any, Any]:
-    """(libpulse-simple, libpulse), loaded once, with the signatures used here."""
-    global _libs
-    if _libs is None:
+def _libpulse() -> Any:
+    """libpulse, loaded once, with the signatures used here."""
+    global _lib
+    if _lib is None:
         try:
-            simple, pulse = ctypes.CDLL("libpulse-simple.so.0"), ctypes.CDLL("libpulse.so.0")
+            lib = ctypes.CDLL("libpulse.so.0")
         except OSError as exc:
             raise PulseUnavailable(f"libpulse is not installed ({exc})") from None
-        err = ctypes.POINTER(ctypes.c_int)
-        simple.pa_simple_new.restype = ctypes.c_void_p
-        simple.pa_simple_new.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                                         ctypes.c_char_p, ctypes.POINTER(_SampleSpec), ctypes.c_void_p,
-                                         ctypes.POINTER(_BufferAttr), err]
-        simple.pa_simple_write.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, err]
-        simple.pa_simple_get_latency.restype = ctypes.c_uint64
-        simple.pa_simple_get_latency.argtypes = [ctypes.c_void_p, err]
-        simple.pa_simple_free.argtypes = [ctypes.c_void_p]
-        pulse.pa_strerror.restype = ctypes.c_char_p
-        pulse.pa_strerror.argtypes = [ctypes.c_int]
-        _libs = simple, pulse
-    return _libs
+        p, i, u64, size = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_size_t
+        signatures = {
+            "pa_mainloop_new": (p, []), "pa_mainloop_get_api": (p, [p]), "pa_mainloop_iterate": (i, [p, i, p]),
+            "pa_mainloop_wakeup": (None, [p]), "pa_mainloop_free": (None, [p]),
+            "pa_context_new": (p, [p, ctypes.c_char_p]), "pa_context_connect": (i, [p, ctypes.c_char_p, i, p]),
+            "pa_context_get_state": (i, [p]), "pa_context_errno": (i, [p]),
+            "pa_context_disconnect": (None, [p]), "pa_context_unref": (None, [p]),
+            "pa_stream_new": (p, [p, ctypes.c_char_p, ctypes.POINTER(_SampleSpec), p]),
+            "pa_stream_connect_playback": (i, [p, ctypes.c_char_p, ctypes.POINTER(_BufferAttr), i, p, p]),
+            "pa_stream_get_state": (i, [p]), "pa_stream_writable_size": (size, [p]),
+            "pa_stream_write": (i, [p, p, size, p, ctypes.c_int64, i]),
+            "pa_stream_get_latency": (i, [p, ctypes.POINTER(u64), ctypes.POINTER(i)]),
+            "pa_stream_set_buffer_attr": (p, [p, ctypes.POINTER(_BufferAttr), p, p]),
+            "pa_operation_unref": (None, [p]),
+            "pa_stream_disconnect": (i, [p]), "pa_stream_unref": (None, [p]),
+            "pa_strerror": (ctypes.c_char_p, [i]),
+        }
+        for name, (restype, argtypes) in signatures.items():
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = restype, argtypes
+        _lib = lib
+    return _lib
 
 
 def server_present() -> bool:
@@ -87,11 +108,10 @@ def server_present() -> bool:
 class PulseStream:
     """Plays float32 audio to the default PulseAudio sink from its own real-time thread.
 
-    The thread asks for real-time scheduling before it connects, so the
-    connection's own I/O thread (which libpulse starts from it) inherits that
-    priority. Each loop asks the server for the stream's latency, hands the
-    next period to ``deliver`` with the time its first frame will be heard,
-    and writes it (blocking while the server's buffer is full).
+    The thread asks for real-time scheduling, connects, and then runs the
+    connection's main loop itself: each time the server has room for a
+    period, it asks for the stream's latency, hands the period to
+    ``deliver`` with the time its first frame will be heard, and writes it.
 
     Parameters
     ----------
@@ -109,23 +129,30 @@ class PulseStream:
 
     def __init__(self, deliver: DeliverFunction, sample_rate: int, channels: int, latency: float, period: int,
                  finished: Callable[[], None] = lambda: None) -> None:
-        self._simple, self._pulse = _libpulse()
+        self._lib = _libpulse()
         self._deliver = deliver
         self.sample_rate, self.channels = int(sample_rate), int(channels)
         self.period = max(1, int(period))
-        frame_bytes = 4 * self.channels
         self._spec = _SampleSpec(_PA_SAMPLE_FLOAT32LE, self.sample_rate, self.channels)
-        tlength = max(self.period, round(latency * self.sample_rate))
-        self._attr = _BufferAttr(_PA_DEFAULT, tlength * frame_bytes, self.period * frame_bytes,
-                                 self.period * frame_bytes, _PA_DEFAULT)
-        self.latency = tlength / self.sample_rate
+        self.latency = self._tlength(latency) / self.sample_rate
         """The server-side buffer asked for, in seconds."""
+        self._wanted = self.latency
         self.active = False
         self._finished = finished
         self._running = False
         self._opened = threading.Event()
         self._error: str | None = None
         self._thread: threading.Thread | None = None
+        self._loop: int | None = None
+        self._loop_lock = threading.Lock()  # the loop is freed on the audio thread while others wake it
+
+    def _tlength(self, latency: float) -> int:
+        return max(self.period, round(latency * self.sample_rate))
+
+    def _attr(self, latency: float) -> _BufferAttr:
+        frame_bytes = 4 * self.channels
+        return _BufferAttr(_PA_DEFAULT, self._tlength(latency) * frame_bytes, self.period * frame_bytes,
+                           self.period * frame_bytes, _PA_DEFAULT)
 
     def start(self) -> None:
         """Connect and start playing; raises :class:`PulseUnavailable` when the server refuses."""
@@ -133,47 +160,104 @@ class PulseStream:
         self._thread = threading.Thread(target=self._run, name="adaptive-music-pulse", daemon=True)
         self._thread.start()
         if not self._opened.wait(self._OPEN_TIMEOUT):
-            self._running = False
+            self._stop_thread()
             raise PulseUnavailable("the PulseAudio server did not accept the stream in time")
         if self._error is not None:
             self._thread.join()
             raise PulseUnavailable(self._error)
 
+    def request_latency(self, latency: float) -> None:
+        """Ask the server for a new buffer of ``latency`` seconds, from any thread. Widening
+        it delays what is written from then on; narrowing it lets the buffer run down. The
+        music stays continuous either way."""
+        self._wanted = self._tlength(latency) / self.sample_rate
+
     def abort(self) -> None:
         """Stop at once; what the server holds is dropped."""
-        self._running = False
+        self._stop_thread()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(self._OPEN_TIMEOUT)
 
     def close(self) -> None:
         self.abort()
 
-    def _strerror(self, code: int) -> str:
-        return self._pulse.pa_strerror(code).decode(errors="replace")
+    def _stop_thread(self) -> None:
+        self._running = False
+        with self._loop_lock:
+            if self._loop is not None:
+                self._lib.pa_mainloop_wakeup(self._loop)
+
+    def _fail(self, why: str, code: int) -> None:
+        self._error = f"{why}: {self._lib.pa_strerror(code).decode(errors='replace')}"
+
+    def _iterate_until(self, state: Callable[[], int], ready: int, bad: tuple[int, ...]) -> bool:
+        """Run the main loop until ``state()`` is ``ready`` (True) or one of ``bad`` (False)."""
+        while self._running:
+            now = state()
+            if now == ready or now in bad:
+                return now == ready
+            if self._lib.pa_mainloop_iterate(self._loop, 1, None) < 0:
+                return False
+        return False
 
     def _run(self) -> None:
         ask_for_realtime()
-        simple, err = self._simple, ctypes.c_int(0)
-        conn = simple.pa_simple_new(None, b"adaptive-music", _PA_STREAM_PLAYBACK, None, b"music",
-                                    ctypes.byref(self._spec), None, ctypes.byref(self._attr), ctypes.byref(err))
-        if not conn:
-            self._error = f"cannot connect to PulseAudio: {self._strerror(err.value)}"
-            self._opened.set()
-            return
-        self.active = True
-        self._opened.set()
-        buf = np.zeros((self.period, self.channels), np.float32)
-        address, nbytes = buf.ctypes.data, buf.nbytes
+        lib = self._lib
+        with self._loop_lock:
+            self._loop = lib.pa_mainloop_new()
+        context = stream = None
         try:
-            while self._running:
-                usec = simple.pa_simple_get_latency(conn, ctypes.byref(err))
-                if usec == _NO_LATENCY:
-                    break
-                self._deliver(buf, time.monotonic() + usec / 1e6)
-                if simple.pa_simple_write(conn, address, nbytes, ctypes.byref(err)) < 0:
-                    break
+            context = lib.pa_context_new(lib.pa_mainloop_get_api(self._loop), b"adaptive-music")
+            if lib.pa_context_connect(context, None, _PA_CONTEXT_NOAUTOSPAWN, None) < 0 or not self._iterate_until(
+                    lambda: lib.pa_context_get_state(context), _PA_CONTEXT_READY,
+                    (_PA_CONTEXT_FAILED, _PA_CONTEXT_TERMINATED)):
+                self._fail("cannot connect to PulseAudio", lib.pa_context_errno(context))
+                return
+            stream = lib.pa_stream_new(context, b"music", ctypes.byref(self._spec), None)
+            attr = self._attr(self.latency)
+            if not stream or lib.pa_stream_connect_playback(stream, None, ctypes.byref(attr), _PA_STREAM_FLAGS,
+                                                            None, None) < 0 or not self._iterate_until(
+                    lambda: lib.pa_stream_get_state(stream), _PA_STREAM_READY,
+                    (_PA_STREAM_FAILED, _PA_STREAM_TERMINATED)):
+                self._fail("PulseAudio refused the stream", lib.pa_context_errno(context))
+                return
+            self.active = True
+            self._opened.set()
+            self._play(stream)
         finally:
             self.active = False
-            simple.pa_simple_free(conn)
-        if self._running:  # ended by itself: the server went away
+            self._opened.set()
+            if stream:
+                lib.pa_stream_disconnect(stream)
+                lib.pa_stream_unref(stream)
+            if context:
+                lib.pa_context_disconnect(context)
+                lib.pa_context_unref(context)
+            with self._loop_lock:
+                lib.pa_mainloop_free(self._loop)
+                self._loop = None
+        if self._running and self._error is None:  # ended by itself: the server went away
             self._finished()
+
+    def _play(self, stream: int) -> None:
+        lib, loop = self._lib, self._loop
+        buf = np.zeros((self.period, self.channels), np.float32)
+        address, nbytes = buf.ctypes.data, buf.nbytes
+        usec, negative = ctypes.c_uint64(0), ctypes.c_int(0)
+        while self._running:
+            if self._wanted != self.latency:
+                self.latency = self._wanted
+                attr = self._attr(self.latency)
+                lib.pa_operation_unref(lib.pa_stream_set_buffer_attr(stream, ctypes.byref(attr), None, None))
+            room = lib.pa_stream_writable_size(stream)
+            if room == _SIZE_MAX or lib.pa_stream_get_state(stream) != _PA_STREAM_READY:
+                return
+            # Wait for the server: for room, or for the first timing update to know the latency.
+            if room < nbytes or lib.pa_stream_get_latency(stream, ctypes.byref(usec), ctypes.byref(negative)) < 0:
+                if lib.pa_mainloop_iterate(loop, 1, None) < 0:
+                    return
+                continue
+            self._deliver(buf, time.monotonic() + (0 if negative.value else usec.value) / 1e6)
+            if lib.pa_stream_write(stream, address, nbytes, None, 0, _PA_SEEK_RELATIVE) < 0:
+                return
+            lib.pa_mainloop_iterate(loop, 0, None)  # send it now

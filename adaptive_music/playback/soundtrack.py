@@ -55,6 +55,9 @@ class Soundtrack:
         Output device index or name; None for the system default. Ignored with ``sink``.
     latency
         Requested device latency in seconds.
+    max_latency
+        How far the device buffer may widen after underflows, in seconds (PulseAudio only;
+        see :class:`~adaptive_music.playback.latency.AdaptiveLatency`); None keeps ``latency``.
     sink
         Play into this output instead of a sound device, e.g. a
         :class:`~adaptive_music.playback.device.ClockedFileSink`, or an
@@ -90,7 +93,8 @@ class Soundtrack:
 
     def __init__(self, backend: str | Model = "procedural", seed: int = 0,
                  mood: str = "calm exploration", device: int | str | None = None, latency: float = 0.02,
-                 sink: Output | None = None, *, ahead: float = 0.05, blocksize: int = 0,
+                 sink: Output | None = None, *, max_latency: float | None = None, ahead: float = 0.05,
+                 blocksize: int = 0,
                  seconds: float | None = None, process: bool | None = None, record_controls: bool = False,
                  config: StreamConfig | None = None, fallback: str | None = None,
                  **backend_options: Any) -> None:
@@ -110,7 +114,8 @@ class Soundtrack:
             self.config = self.config.replace(output_sample_rate=self.model.sample_rate)
         _check_mood(self.model, Mood(mood))  # a bad starting mood fails here, not in the generator
         self.spec = GeneratorSpec(backend, mood, seed, self.config, backend_options)
-        output = sink if sink is not None else DeviceOutput(device, blocksize=blocksize, latency=latency)
+        output = sink if sink is not None else DeviceOutput(device, blocksize=blocksize, latency=latency,
+                                                                     max_latency=max_latency)
 
         sr, channels = self.config.output_sample_rate, self.config.channels
         self.ahead = float(ahead)

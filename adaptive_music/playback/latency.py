@@ -1,0 +1,42 @@
+"""How much a device buffer should hold: small while the machine keeps up, wider after an underflow."""
+
+from __future__ import annotations
+
+
+class AdaptiveLatency:
+    """The latency a stream should ask for, as a jitter buffer chooses it.
+
+    It starts at ``least``. Each underflow widens it by one step (``least``)
+    up to ``most``, so that a machine that stalls the audio thread for longer
+    than the buffer stops costing holes; each ``calm`` seconds without an
+    underflow narrow it one step again, back towards the latency asked for.
+    ``most`` equal to ``least`` keeps it fixed.
+
+    Times are seconds on any monotonic clock.
+    """
+
+    def __init__(self, least: float, most: float, calm: float = 120.0) -> None:
+        if not 0 < least <= most:
+            raise ValueError(f"need 0 < least <= most, got least={least!r}, most={most!r}")
+        self.least, self.most, self.calm = float(least), float(most), float(calm)
+        self.now = self.least
+        """The latency to ask for now, in seconds."""
+        self.widenings = 0
+        self._changed_at: float | None = None
+
+    def underflow(self, t: float) -> float:
+        """An underflow at time ``t``; returns the latency to ask for from now on."""
+        self._changed_at = t
+        if self.now < self.most:
+            self.now = min(self.most, round(self.now + self.least, 6))
+            self.widenings += 1
+        return self.now
+
+    def tick(self, t: float) -> float:
+        """Time ``t`` passed without an underflow; returns the latency to ask for from now on."""
+        if self._changed_at is None:
+            self._changed_at = t
+        elif self.now > self.least and t - self._changed_at >= self.calm:
+            self.now = max(self.least, round(self.now - self.least, 6))
+            self._changed_at = t
+        return self.now
