@@ -186,8 +186,8 @@ class WakeupProbe:
                 "holes_after_a_stall": explained, "holes_timed": len(self.hole_times), "by_chance": chance}
 
 
-def max_latency(args: argparse.Namespace) -> float | None:
-    return None if args.max_latency_ms is None else args.max_latency_ms / 1000
+def max_latency(args: argparse.Namespace) -> float:
+    return max(args.latency_ms, args.max_latency_ms) / 1000
 
 
 def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
@@ -405,8 +405,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of each underrun run (default 10)")
     parser.add_argument("--changes", type=int, default=20, help="mood changes with transition now (default 20)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="device latency (default 20 ms)")
-    parser.add_argument("--max-latency-ms", type=float,
-                        help="PulseAudio: let the device buffer widen after underflows up to this (default: fixed)")
+    parser.add_argument("--max-latency-ms", type=float, default=100.0,
+                        help="PulseAudio: let the device buffer widen after underflows up to this (default 100 ms, "
+                             "the Soundtrack's; equal to --latency-ms keeps it fixed)")
     parser.add_argument("--ahead", type=float, default=0.05,
                         help="seconds generated ahead (default 0.05, the Soundtrack's)")
     parser.add_argument("--loads", default="idle,busy",
@@ -436,7 +437,7 @@ def main() -> int:
     os.environ["XDG_RUNTIME_DIR"] = os.environ.get("ADAPTIVE_MUSIC_PULSE_DIR", "/tmp/adaptive-music-pulse")
     hop = f"{args.hop * 1000:g} ms" if args.hop else "default"
     print(f"# playback through PulseAudio null sink, device latency {args.latency_ms:g} ms "
-          f"(widening to {args.max_latency_ms or args.latency_ms:g} ms), "
+          f"(widening to {max_latency(args) * 1000:g} ms), "
           f"blocksize {args.blocksize or 'host'}, ahead {args.ahead * 1000:g} ms, procedural backend "
           f"(hop {hop}), seed {args.seed}, game-process switch interval {sys.getswitchinterval() * 1000:g} ms")
     try:

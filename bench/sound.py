@@ -8,6 +8,8 @@ class (calm, energetic, happy, nostalgic, tender):
 - 7-band spectral contrast and the 2-4 kHz energy share, against the range
   of the matching class;
 - octave-band balance against the class median (worst band and mean |dev|);
+- the same criteria applied to each real track against the rest of its class,
+  to read the renders' figures against;
 - loudness and peak, seams at the live hop, tempo stability, distinctness
   between moods (onset rate, RMS, centroid), live == offline bit for bit;
 - speed on one core and peak RSS of a fresh process that renders;
@@ -123,6 +125,25 @@ def compare(m: dict, refs: list[dict]) -> dict:
             "oct_worst": float(np.max(np.abs(dev))), "oct_mean": float(np.mean(np.abs(dev))), "oct_dev": dev}
 
 
+def real_tracks_against_their_class(refs: dict[str, list[dict]]) -> dict[str, float]:
+    """Measure each real track against the other tracks of its class, by the criteria the renders
+    meet; prints how many pass and returns, per class, the largest worst-band octave deviation."""
+    worst: dict[str, list[float]] = {}
+    contrast = oct3 = 0
+    for cls, rs in refs.items():
+        for i, r in enumerate(rs):
+            c = compare(r, rs[:i] + rs[i + 1:])
+            contrast += c["contrast_in"] == 7
+            oct3 += c["oct_worst"] <= 3.0
+            worst.setdefault(cls, []).append(c["oct_worst"])
+    n = sum(map(len, refs.values()))
+    every = np.concatenate(list(worst.values()))
+    print(f"  the real tracks against the others of their class: all 7 contrast bands in range {contrast}/{n}; "
+          f"every octave band within 3 dB of the median {oct3}/{n}; worst band off by {np.min(every):.1f}.."
+          f"{np.max(every):.1f} dB (median {np.median(every):.1f})")
+    return {cls: max(w) for cls, w in worst.items()}
+
+
 def rss_of_fresh_render(soundfont: str) -> float:
     code = ("import sys; from adaptive_music import load_backend, render; "
             "render(load_backend('procedural', soundfont=sys.argv[1]), 'intense orchestral boss battle', 20, seed=1)")
@@ -153,6 +174,7 @@ def main() -> None:
         share = [r["share"] for r in rs]
         print(f"  {cls:<9} contrast min {np.round(con.min(0), 1)} max {np.round(con.max(0), 1)}; "
               f"2-4 kHz {min(share):.1f}..{max(share):.1f} dB")
+    own_worst = real_tracks_against_their_class(refs)
     summary = {}
     for renderer in args.renderers.split(","):
         font = "none" if renderer == "builtin" else (args.soundfont or "auto")
@@ -161,7 +183,7 @@ def main() -> None:
             print(f"\n== sampled: no SoundFont found, skipped ({model.renderer_notice})")
             continue
         print(f"\n== {renderer} renderer ({model.renderer_notice or 'built-in synthesizer'})")
-        rows, stats = [], {"contrast": 0, "share": 0, "oct3": 0, "loud": 0, "peak": 0}
+        rows, stats = [], {"contrast": 0, "share": 0, "oct3": 0, "oct_real": 0, "loud": 0, "peak": 0}
         for text, cls in MOODS.items():
             start = time.process_time()
             r = render(model, text, args.seconds, seed=3)
@@ -175,6 +197,7 @@ def main() -> None:
             stats["contrast"] += c["contrast_in"] == 7
             stats["share"] += c["share_in"]
             stats["oct3"] += c["oct_worst"] <= 3.0
+            stats["oct_real"] += c["oct_worst"] <= own_worst[cls]
             stats["loud"] += abs(loud + 16) <= 2
             stats["peak"] += peak <= -0.3
             print(f"{text!r} ({cls}): contrast {np.round(m['contrast'], 1)} ({c['contrast_in']}/7 in range); "
@@ -186,7 +209,8 @@ def main() -> None:
                   f"{args.seconds / cpu:.0f}x real time (cpu)")
         n = len(MOODS)
         print(f"summary {renderer}: contrast all 7 bands in range {stats['contrast']}/{n}; 2-4 kHz in range "
-              f"{stats['share']}/{n}; octave balance within 3 dB everywhere {stats['oct3']}/{n}; loudness "
+              f"{stats['share']}/{n}; octave balance within 3 dB everywhere {stats['oct3']}/{n} (worst band no "
+              f"further off than the class's own real tracks are: {stats['oct_real']}/{n}); loudness "
               f"-16+/-2 {stats['loud']}/{n}; peak <= -0.3 {stats['peak']}/{n}")
         feats = np.array([[M.onset_rate(a, SR), M.rms_dbfs(a), np.log2(M.spectral_centroid(a, SR))]
                           for _, a in rows])

@@ -26,8 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="output device name or index (default: the system default)")
     p.add_argument("--latency", type=float, default=20.0, metavar="MS", help="device latency in ms (default 20)")
     p.add_argument("--max-latency", type=float, metavar="MS",
-                   help="PulseAudio: widen the device buffer after underflows, up to this many ms "
-                        "(default: keep --latency)")
+                   help="PulseAudio: widen the device buffer after underflows, up to this many ms, and narrow "
+                        "it again after two calm minutes (default 100, or --latency when larger; equal to --latency keeps it fixed)")
     p.add_argument("--stems", type=Path, metavar="DIR",
                    help="audition a stems build instead (--mood then names one of its moods); "
                         "type a mood name, 'intensity X' or 'stinger NAME'")
@@ -41,14 +41,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def device_latencies(args: argparse.Namespace) -> tuple[float, float]:
+    """(--latency, --max-latency) in seconds, checked."""
+    if not (math.isfinite(args.latency) and 0 < args.latency <= 2000):
+        raise UsageError(f"--latency must be between 0 and 2000 ms, got {args.latency:g}")
+    most = max(args.latency, 100.0) if args.max_latency is None else args.max_latency
+    if not (math.isfinite(most) and args.latency <= most <= 2000):
+        raise UsageError(f"--max-latency must be between --latency and 2000 ms, got {most:g}")
+    return args.latency / 1000, most / 1000
+
+
 def _check(args: argparse.Namespace) -> list[tuple[float, str]]:
     if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
         raise UsageError(f"--seconds must be a positive number, got {args.seconds:g}")
-    if not (math.isfinite(args.latency) and 0 < args.latency <= 2000):
-        raise UsageError(f"--latency must be between 0 and 2000 ms, got {args.latency:g}")
-    if args.max_latency is not None and not (math.isfinite(args.max_latency)
-                                             and args.latency <= args.max_latency <= 2000):
-        raise UsageError(f"--max-latency must be between --latency and 2000 ms, got {args.max_latency:g}")
+    device_latencies(args)
     return timeline.changes(args, None)
 
 
@@ -93,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
     live = warmup.prepare(args, ahead=0.05, seconds=args.seconds)
     try:
         sampled = {"soundfont": args.soundfont} if args.soundfont and live.backend == "procedural" else {}
+        latency, max_latency = device_latencies(args)
         music = Soundtrack(backend=live.backend, seed=args.seed, mood=args.mood, device=args.device,
-                           latency=args.latency / 1000, seconds=args.seconds, ahead=live.ahead,
-                           max_latency=None if args.max_latency is None else args.max_latency / 1000,
+                           latency=latency, max_latency=max_latency, seconds=args.seconds, ahead=live.ahead,
                            fallback=live.fallback, **sampled)
         music.set_intensity(args.intensity)
     except NoAudioDeviceError as exc:

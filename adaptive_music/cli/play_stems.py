@@ -7,6 +7,7 @@ import sys
 import threading
 
 from .errors import UsageError
+from .play import device_latencies
 
 
 def _commands(player, lines) -> None:
@@ -40,7 +41,8 @@ def run_stems(args: argparse.Namespace, output=None) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
-        output = output or DeviceOutput(args.device, latency=args.latency / 1000)
+        latency, max_latency = device_latencies(args)
+        output = output or DeviceOutput(args.device, latency=latency, max_latency=max_latency)
     except NoAudioDeviceError as exc:
         print(f"adaptive-music play: {exc}", file=sys.stderr)
         return 1

@@ -73,6 +73,17 @@ at a time woke up to 48 ms late, 166 ms late in all, against 165 ms lost on
 the stream clock, and 12 of the 14 holes followed such a stall (0.06 would
 by chance; ``bench/playback.py --probe``). No setting here gives a thread CPU that the
 kernel or the hypervisor withholds.
+
+What a buffer can do against such stalls is outlast them, so on PulseAudio
+the buffer adapts (``max_latency``, :class:`~adaptive_music.playback.latency.AdaptiveLatency`):
+it starts at the latency asked for, widens one step after each underflow and
+narrows one step after two minutes without one, changed on the running
+stream without a gap. With the flags libpulse's simple API uses (the server
+adjusts the sink's latency to the stream's), ``tlength`` is shared between
+the sink and the stream: what is buffered when a period is written, the
+protection against a stall, measured about ``tlength / 2 + 5 ms`` (15 ms at
+20 ms, 35 ms at 60 ms). The price is latency: a "now" mood change is heard
+later by the same amount while the buffer is wide.
 """
 
 from __future__ import annotations
@@ -202,7 +213,7 @@ class DeviceOutput:
         self.latency = float(latency)
         """Output latency the open stream reports (on PulseAudio: asks for now), in seconds."""
         self._adaptive = AdaptiveLatency(self.requested_latency, self.max_latency)
-        self._logged_latency = self.latency
+        self._asked = self._logged = self._adaptive.now  # asked of the stream; last logged
         self.output_underflows = 0
         """Times the device ran out of audio: PortAudio's ``output_underflow`` flags, or on
         PulseAudio the holes its clock shows."""
@@ -272,7 +283,7 @@ class DeviceOutput:
                 self._holes = HoleMeter(self.sample_rate, self._HOLE_TOLERANCE[self.host])
                 self._open()
                 return
-            self.latency = stream.latency
+            self.latency = self._asked = stream.latency
             self._stream = stream
             self._played = True
             return
@@ -325,9 +336,12 @@ class DeviceOutput:
                 latency = self._adaptive.underflow(now)
             else:
                 latency = self._adaptive.tick(now)
-            if latency != self.latency and self._stream is not None:
-                self._stream.request_latency(latency)
-                self.latency = self._stream.latency
+            stream = self._stream
+            if stream is not None:
+                if latency != self._asked:
+                    stream.request_latency(latency)
+                    self._asked = latency
+                self.latency = stream.latency
         self._fill(out, heard_at)  # type: ignore[misc]
 
     def _watch(self) -> None:
@@ -338,12 +352,12 @@ class DeviceOutput:
             self._wake.clear()
             if not self._running:
                 return
-            if self.latency != self._logged_latency:  # logged here: the audio thread does not log
-                log.log(logging.WARNING if self.latency > self._logged_latency else logging.INFO,
-                        "device buffer %s to %.0f ms (%d underflows so far)",
-                        "widened" if self.latency > self._logged_latency else "narrowed",
-                        self.latency * 1000, self.output_underflows)
-                self._logged_latency = self.latency
+            asked = self._asked
+            if asked != self._logged:  # logged here: the audio thread does not log
+                wider = asked > self._logged
+                log.log(logging.WARNING if wider else logging.INFO, "device buffer %s to %.0f ms (%d underflows so far)",
+                        "widening" if wider else "narrowed", asked * 1000, self.output_underflows)
+                self._logged = asked
             now = time.monotonic()
             if self._callbacks != seen:
                 seen, last_progress = self._callbacks, now

@@ -135,7 +135,7 @@ class PulseStream:
         self.period = max(1, int(period))
         self._spec = _SampleSpec(_PA_SAMPLE_FLOAT32LE, self.sample_rate, self.channels)
         self.latency = self._tlength(latency) / self.sample_rate
-        """The server-side buffer asked for, in seconds."""
+        """The server-side buffer asked for now, in seconds."""
         self._wanted = self.latency
         self.active = False
         self._finished = finished
@@ -166,10 +166,15 @@ class PulseStream:
             self._thread.join()
             raise PulseUnavailable(self._error)
 
+    # A wider buffer is filled from the ring ahead of real time; one period more per this many
+    # periods played keeps that pull within what the generator refills (a step at once drained it).
+    _WIDEN_EVERY = 10
+
     def request_latency(self, latency: float) -> None:
-        """Ask the server for a new buffer of ``latency`` seconds, from any thread. Widening
-        it delays what is written from then on; narrowing it lets the buffer run down. The
-        music stays continuous either way."""
+        """Ask the server for a buffer of ``latency`` seconds, from any thread. A wider one
+        grows by one period every few periods, delaying what is written from then on; a
+        narrower one is asked for at once, and the buffer runs down. The music stays
+        continuous either way."""
         self._wanted = self._tlength(latency) / self.sample_rate
 
     def abort(self) -> None:
@@ -244,11 +249,14 @@ class PulseStream:
         buf = np.zeros((self.period, self.channels), np.float32)
         address, nbytes = buf.ctypes.data, buf.nbytes
         usec, negative = ctypes.c_uint64(0), ctypes.c_int(0)
+        step, written = self.period / self.sample_rate, 0
         while self._running:
-            if self._wanted != self.latency:
-                self.latency = self._wanted
+            wanted = self._wanted
+            if wanted < self.latency or (wanted > self.latency and written >= self._WIDEN_EVERY):
+                self.latency = wanted if wanted < self.latency else min(wanted, self.latency + step)
                 attr = self._attr(self.latency)
                 lib.pa_operation_unref(lib.pa_stream_set_buffer_attr(stream, ctypes.byref(attr), None, None))
+                written = 0
             room = lib.pa_stream_writable_size(stream)
             if room == _SIZE_MAX or lib.pa_stream_get_state(stream) != _PA_STREAM_READY:
                 return
@@ -260,4 +268,5 @@ class PulseStream:
             self._deliver(buf, time.monotonic() + (0 if negative.value else usec.value) / 1e6)
             if lib.pa_stream_write(stream, address, nbytes, None, 0, _PA_SEEK_RELATIVE) < 0:
                 return
+            written += 1
             lib.pa_mainloop_iterate(loop, 0, None)  # send it now

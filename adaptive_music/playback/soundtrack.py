@@ -58,6 +58,7 @@ class Soundtrack:
     max_latency
         How far the device buffer may widen after underflows, in seconds (PulseAudio only;
         see :class:`~adaptive_music.playback.latency.AdaptiveLatency`); None keeps ``latency``.
+        While it is wider, a "now" mood change is heard later by as much.
     sink
         Play into this output instead of a sound device, e.g. a
         :class:`~adaptive_music.playback.device.ClockedFileSink`, or an
@@ -93,7 +94,7 @@ class Soundtrack:
 
     def __init__(self, backend: str | Model = "procedural", seed: int = 0,
                  mood: str = "calm exploration", device: int | str | None = None, latency: float = 0.02,
-                 sink: Output | None = None, *, max_latency: float | None = None, ahead: float = 0.05,
+                 sink: Output | None = None, *, max_latency: float | None = 0.1, ahead: float = 0.05,
                  blocksize: int = 0,
                  seconds: float | None = None, process: bool | None = None, record_controls: bool = False,
                  config: StreamConfig | None = None, fallback: str | None = None,
