@@ -12,6 +12,12 @@ def test_each_underflow_widens_one_step_up_to_the_most():
     assert policy.widenings == 2
 
 
+def test_the_holes_of_one_stall_widen_once():
+    policy = AdaptiveLatency(0.02, 0.1, settle=1.0)
+    assert [policy.underflow(t) for t in (5.0, 5.01, 5.05, 5.3)] == [0.04] * 4
+    assert policy.underflow(6.2) == 0.06 and policy.widenings == 2
+
+
 def test_calm_narrows_one_step_per_calm_period_down_to_the_least():
     policy = AdaptiveLatency(0.02, 0.08, calm=60.0)
     for t in (0.0, 1.0, 2.0):
