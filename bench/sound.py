@@ -129,17 +129,20 @@ def real_tracks_against_their_class(refs: dict[str, list[dict]]) -> dict[str, fl
     """Measure each real track against the other tracks of its class, by the criteria the renders
     meet; prints how many pass and returns, per class, the largest worst-band octave deviation."""
     worst: dict[str, list[float]] = {}
-    contrast = oct3 = 0
+    contrast = bands = share = oct3 = 0
     for cls, rs in refs.items():
         for i, r in enumerate(rs):
             c = compare(r, rs[:i] + rs[i + 1:])
             contrast += c["contrast_in"] == 7
+            bands += c["contrast_in"]
+            share += c["share_in"]
             oct3 += c["oct_worst"] <= 3.0
             worst.setdefault(cls, []).append(c["oct_worst"])
     n = sum(map(len, refs.values()))
     every = np.concatenate(list(worst.values()))
-    print(f"  the real tracks against the others of their class: all 7 contrast bands in range {contrast}/{n}; "
-          f"every octave band within 3 dB of the median {oct3}/{n}; worst band off by {np.min(every):.1f}.."
+    print(f"  the real tracks against the others of their class: all 7 contrast bands in range {contrast}/{n} "
+          f"({bands}/{7 * n} bands); 2-4 kHz share in range {share}/{n}; every octave band within 3 dB of "
+          f"the median {oct3}/{n}; worst band off by {np.min(every):.1f}.."
           f"{np.max(every):.1f} dB (median {np.median(every):.1f})")
     return {cls: max(w) for cls, w in worst.items()}
 
