@@ -83,7 +83,9 @@ def sync(device: torch.device) -> None:
 
 def step_times(model: MusicgenModel, frames: int) -> tuple[float, float]:
     """Seconds per step of generate() and of our loop, best of two interleaved rounds.
-    generate()'s final EnCodec decode is replaced by a no-op so only tokens are timed."""
+    generate()'s final EnCodec decode is replaced by a no-op so only tokens are timed.
+    The untimed first round also pays any per-shape setup for these lengths (such as
+    cuDNN's attention graphs); the RTF, whose window keeps growing, is what shows it."""
     hf, dev = model.hf, model.device
     decode = hf.audio_encoder.decode
     hf.audio_encoder.decode = lambda codes, *a, **k: types.SimpleNamespace(audio_values=torch.zeros(1, 1, 1))
