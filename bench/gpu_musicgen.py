@@ -1,11 +1,13 @@
 """MusicGen on a GPU: our loop vs transformers' generate(), real-time factor, peak
-memory and mood-change latency, for the musicgen-small and -medium architectures.
+memory and mood-change latency, for the musicgen-small and -medium architectures
+(``--archs small,medium,large`` adds -large).
 
 The GPU machines cannot download weights, so the models are built from their
 configurations with random weights (speed does not depend on the weight values).
 Guidance 3, top_k 250, bf16 token decoder. Finishes in a few minutes on one H100.
 
     python bench/gpu_musicgen.py            # on a GPU
+    python bench/gpu_musicgen.py --archs large
     python bench/gpu_musicgen.py --tiny     # the same logic on a tiny model, on cpu
 """
 
@@ -34,6 +36,7 @@ ARCHS = {
     # name: (decoder layers, hidden, heads)
     "small": (24, 1024, 16),
     "medium": (48, 1536, 24),
+    "large": (48, 2048, 32),
 }
 
 
@@ -174,7 +177,7 @@ def report(arch: str, device: torch.device, dtype: torch.dtype, args, tmp: Path)
     config = model.default_config()
     rtf = measure_rtf(model, config, seconds=args.rtf_seconds)
     print(f"[{arch}] RTF (generate + decode, {config.hop_seconds:g} s hops): {rtf:.2f}x real time", flush=True)
-    if arch != "medium":
+    if arch in ("tiny", "small"):
         lat = np.array(mood_latency(model, args.latency_seconds, args.changes))
         print(
             f"[{arch}] mood-change latency over {len(lat)} changes (compute only, add the playback "
@@ -193,6 +196,7 @@ def main() -> None:
     parser.add_argument("--rtf-seconds", type=float, default=10.0)
     parser.add_argument("--latency-seconds", type=float, default=12.0)
     parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--archs", default="small,medium", help=f"comma-separated, of {', '.join(ARCHS)}")
     args = parser.parse_args()
     import tempfile
 
@@ -203,7 +207,7 @@ def main() -> None:
     else:
         print(f"{device}, torch {torch.__version__}, {dtype}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for arch in ["tiny"] if args.tiny else ["small", "medium"]:
+        for arch in ["tiny"] if args.tiny else args.archs.split(","):
             report(arch, device, dtype, args, Path(tmp))
 
 
