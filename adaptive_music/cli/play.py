@@ -54,7 +54,6 @@ def device_latencies(args: argparse.Namespace) -> tuple[float, float]:
 def _check(args: argparse.Namespace) -> list[tuple[float, str]]:
     if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
         raise UsageError(f"--seconds must be a positive number, got {args.seconds:g}")
-    device_latencies(args)
     return timeline.changes(args, None)
 
 
@@ -96,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
     if args.mood is None:
         raise UsageError("--mood is required (or --stems DIR)")
     changes = _check(args)
+    latency, max_latency = device_latencies(args)  # checked before a model loads
     live = warmup.prepare(args, ahead=0.05, seconds=args.seconds)
     try:
         sampled = {"soundfont": args.soundfont} if args.soundfont and live.backend == "procedural" else {}
-        latency, max_latency = device_latencies(args)
         music = Soundtrack(backend=live.backend, seed=args.seed, mood=args.mood, device=args.device,
                            latency=latency, max_latency=max_latency, seconds=args.seconds, ahead=live.ahead,
                            fallback=live.fallback, **sampled)

@@ -218,7 +218,7 @@ class DeviceOutput:
         self.latency = float(latency)
         """Output latency the open stream reports (on PulseAudio: asks for now), in seconds."""
         self._adaptive = AdaptiveLatency(self.requested_latency, self.max_latency)
-        self._asked = self._logged = self._adaptive.now  # asked of the stream; last logged
+        self._logged = self._adaptive.now  # the buffer size last logged
         self.output_underflows = 0
         """Times the device ran out of audio: PortAudio's ``output_underflow`` flags, or on
         PulseAudio the holes its clock shows."""
@@ -288,7 +288,7 @@ class DeviceOutput:
                 self._holes = HoleMeter(self.sample_rate, self._HOLE_TOLERANCE[self.host])
                 self._open()
                 return
-            self.latency = self._asked = stream.latency
+            self.latency = stream.latency
             self._stream = stream
             self._played = True
             return
@@ -335,17 +335,16 @@ class DeviceOutput:
         before = holes.holes
         holes.observe(heard_at, len(out))
         if self.host == "pulseaudio":
-            now = time.monotonic()
+            now, asked = time.monotonic(), self._adaptive.now
             if holes.holes != before:
                 self.output_underflows += 1
                 latency = self._adaptive.underflow(now)
             else:
                 latency = self._adaptive.tick(now)
             stream = self._stream
-            if stream is not None:
-                if latency != self._asked:
+            if stream is not None:  # a stream reopened meanwhile was opened at the new size
+                if latency != asked:
                     stream.request_latency(latency)
-                    self._asked = latency
                 self.latency = stream.latency
         self._fill(out, heard_at)  # type: ignore[misc]
 
@@ -357,7 +356,7 @@ class DeviceOutput:
             self._wake.clear()
             if not self._running:
                 return
-            asked = self._asked
+            asked = self._adaptive.now
             if asked != self._logged:  # logged here: the audio thread does not log
                 wider = asked > self._logged
                 log.log(logging.WARNING if wider else logging.INFO, "device buffer %s to %.0f ms (%d underflows so far)",
