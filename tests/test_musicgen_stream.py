@@ -161,3 +161,24 @@ def test_mono_checkpoint_streams_as_48k_stereo_with_both_channels_equal(sampled)
     assert result.sample_rate == 48000 and result.audio.shape == (72000, 2)
     assert np.isfinite(result.audio).all() and np.abs(result.audio).max() > 0
     np.testing.assert_array_equal(result.audio[:, 0], result.audio[:, 1])
+
+
+def test_decoder_attention_runs_without_cudnn(greedy, monkeypatch):
+    # cuDNN's attention builds a graph per new key length, and every decoding step has a new
+    # one: on an H200 that made musicgen-small 0.54x real time (bench/RESULTS.md, GPU). The
+    # cost itself needs a GPU to show; here, what torch is allowed to pick in each call.
+    import torch
+    import torch.nn.functional as F
+
+    allowed, attend = [], F.scaled_dot_product_attention
+
+    def recording(*args, **kwargs):
+        allowed.append(torch.backends.cuda.cudnn_sdp_enabled())
+        return attend(*args, **kwargs)
+
+    condition = greedy.condition(CALM)
+    greedy.generate(greedy.initial_state(), condition, 1, seed=0)  # encodes the text (once, fixed shapes)
+    monkeypatch.setattr(F, "scaled_dot_product_attention", recording)
+    greedy.generate(greedy.initial_state(), condition, 5, seed=0)
+    assert allowed and not any(allowed)
+    assert torch.backends.cuda.cudnn_sdp_enabled()  # the rest of the process keeps torch's choice
