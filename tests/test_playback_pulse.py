@@ -348,6 +348,21 @@ def test_a_lost_device_is_reopened_and_playback_goes_on(pulse_sink, caplog):
     assert "restarting the stream" in caplog.text and "restarted" in caplog.text
 
 
+def test_play_stems_plays_on_the_device_with_the_adaptive_buffer(pulse_sink, tmp_path):
+    from adaptive_music.stems import StemsSpec, build_stems
+
+    build = tmp_path / "stems"
+    build_stems(StemsSpec(moods=(("explore", "calm pastoral strings"),), bars=2, seed=1, transition_bars=1,
+                          format="wav"), build, jobs=1)
+    play = subprocess.run(
+        [sys.executable, "-m", "adaptive_music.cli.play", "--stems", str(build), "--mood", "explore",
+         "--device", "pulse", "--seconds", "2", "--max-latency", "60"],
+        input="", capture_output=True, text=True, timeout=60)
+    assert play.returncode == 0, play.stderr
+    assert re.search(r"played 2\.0 s of .*, \d+ underruns, \d+ device underflows; mood: explore", play.stderr), \
+        play.stderr
+
+
 def test_play_command_plays_on_the_device_and_takes_moods_typed_on_stdin(pulse_sink):
     play = subprocess.run(
         [sys.executable, "-m", "adaptive_music.cli.play", "--device", "pulse", "--mood", "calm exploration",
