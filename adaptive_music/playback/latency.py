@@ -7,8 +7,8 @@ class AdaptiveLatency:
     """The latency a stream should ask for, as a jitter buffer chooses it.
 
     It starts at ``least``. An underflow widens it by one step (``least``)
-    up to ``most``, so that a machine that stalls the audio thread for longer
-    than the buffer stops costing holes; each ``calm`` seconds without an
+    up to ``most``, so that a machine that keeps stalling the audio thread for
+    longer than the buffer costs fewer holes; each ``calm`` seconds without an
     underflow narrow it one step again, back towards the latency asked for.
     ``most`` equal to ``least`` keeps it fixed. Underflows within ``settle``
     seconds of the one that widened it count as the same stall: one stall of
