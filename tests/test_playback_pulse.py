@@ -320,6 +320,36 @@ def test_widening_and_narrowing_the_buffer_while_playing_leaves_no_hole(pulse_si
     assert stream.latency == 0.02
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs real-time scheduling to starve the device by a set time")
+def test_a_widened_buffer_refills_after_a_stall_without_running_the_ring_dry(pulse_sink):
+    # `play`'s settings: 50 ms generated ahead, a 20-ms buffer that may widen to 100 ms. Once it is
+    # wider than the ring's 50 ms, the server asks for more after a stall than the ring holds; the
+    # write waits for the generator instead of playing a ring underrun (55 of them here before).
+    seconds, stalled_for = 12.0, 0.06
+    capture = PulseCapture("testsink.monitor", latency=0.05)
+    capture.start()
+    try:
+        with Soundtrack(seed=3, mood="tense chase, fast drums", device="pulse", latency=0.02, max_latency=0.1,
+                        ahead=0.05, seconds=seconds) as music:
+            while music.status()["playhead"] < 2.0:
+                time.sleep(0.01)
+            for _ in range(6):  # each stall of the playback process widens the buffer one step
+                stall(music.feed._proc.pid, stalled_for)
+                time.sleep(1.2)
+            assert music.wait(timeout=seconds + 10)
+            status = music.status()
+    finally:
+        captured = capture.stop()
+
+    assert status["latency"] >= 0.08, status
+    assert status["underruns"] == 0, status
+    reference = render_controls(music.spec.build(), [], int(seconds * 48000))
+    # The monitor can skip ahead after a hole: the sink rewinds the silence it rendered during the
+    # underflow to play the music sooner, and a capture cannot take back what it already recorded.
+    holes = walk_holes(captured[align(captured, reference):], reference, most_skipped=48000)
+    assert all(silence <= stalled_for * 48000 for _, silence, _ in holes), holes
+
+
 def test_unknown_device_lists_the_devices_that_exist(pulse_sink):
     with pytest.raises(DeviceNotFoundError) as err:
         Soundtrack(device="no such speakers", sink=None)

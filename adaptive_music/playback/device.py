@@ -90,6 +90,13 @@ from 665 to 233 ms, the longest hole unchanged at 60-75 ms); on the idle
 VM, whose stalls are rare (5 in 30 minutes) and long (up to 65 ms), the buffer
 had narrowed again before each next stall and the silence was not reduced
 (165 ms in 30 minutes, against 140 ms with a fixed buffer the day before).
+A buffer wider than what the generator keeps ahead (50 ms in ``play``) also
+asks the ring for more than it holds when it refills after a stall; each
+write therefore waits briefly for the generator (``ready``) instead of
+taking a ring underrun. The capture of the sink's monitor may jump ahead
+after a hole: at the end of an underflow the server rewinds the silence it
+had rendered, to play the music sooner, and a recording cannot take back
+what it already received.
 """
 
 from __future__ import annotations
@@ -226,6 +233,7 @@ class DeviceOutput:
         self.restarts = 0
         self._holes = HoleMeter(1, 0.0)
         self._fill: FillFunction | None = None
+        self._ready: Callable[[int], bool] | None = None
         self._stream: Any = None
         self._callbacks = 0
         self._played = False  # a stream has been open: a failure to reopen is the device's, for now
@@ -253,9 +261,13 @@ class DeviceOutput:
         return {"kind": "device", "device": self.device, "blocksize": self.blocksize,
                 "latency": self.requested_latency, "max_latency": self.max_latency}
 
-    def start(self, fill: FillFunction, sample_rate: int, channels: int) -> None:
-        """Open a float32 stream and start calling ``fill`` from the audio thread."""
+    def start(self, fill: FillFunction, sample_rate: int, channels: int,
+              ready: Callable[[int], bool] | None = None) -> None:
+        """Open a float32 stream and start calling ``fill`` from the audio thread. On PulseAudio,
+        a write waits for ``ready(frames)`` while the device still holds audio (see
+        :class:`~adaptive_music.playback.pulse.PulseStream`); PortAudio's callback cannot wait."""
         self._fill = fill
+        self._ready = ready
         self.sample_rate, self.channels = int(sample_rate), int(channels)
         self._holes = HoleMeter(self.sample_rate, self._HOLE_TOLERANCE[self.host])
         self._open()
@@ -277,7 +289,7 @@ class DeviceOutput:
         if self.host == "pulseaudio":
             period = self.blocksize or max(64, round(self.requested_latency * self.sample_rate / 4))
             stream = PulseStream(self._deliver, self.sample_rate, self.channels, self._adaptive.now, period,
-                                 finished=self._wake.set)
+                                 finished=self._wake.set, ready=self._ready)
             try:
                 stream.start()
             except PulseUnavailable as exc:
@@ -446,8 +458,10 @@ class ClockedFileSink:
         return {"kind": "file", "path": None if self.path is None else str(self.path), "subtype": self.subtype,
                 "blocksize": self.blocksize, "latency": self.latency}
 
-    def start(self, fill: FillFunction, sample_rate: int, channels: int) -> None:
-        """Open the WAV file and start taking buffers in real time."""
+    def start(self, fill: FillFunction, sample_rate: int, channels: int,
+              ready: Callable[[int], bool] | None = None) -> None:
+        """Open the WAV file and start taking buffers in real time (as a sound card's callback,
+        without waiting for ``ready``)."""
         self.sample_rate, self.channels = int(sample_rate), int(channels)
         if self.path is not None:
             from ..audio.wav import WavWriter

@@ -95,8 +95,9 @@ class EngineOutput:
 
     # -- the Output protocol (called by the Player) ------------------------------------
 
-    def start(self, fill: Callable[[np.ndarray, float], None], sample_rate: int, channels: int) -> None:
-        """Take the player's fill function; nothing runs until the first pull."""
+    def start(self, fill: Callable[[np.ndarray, float], None], sample_rate: int, channels: int,
+              ready: Callable[[int], bool] | None = None) -> None:
+        """Take the player's fill function; nothing runs until the first pull (which cannot wait)."""
         self._fill = fill
         self._ring_rate, self._ring_channels = int(sample_rate), int(channels)
         self._history = np.zeros((self._HISTORY, self._ring_channels), np.float32)

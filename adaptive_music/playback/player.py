@@ -38,7 +38,11 @@ class Output(Protocol):
     """Their total length: how much later than planned the music is heard."""
     longest_hole: float
 
-    def start(self, fill: Callable[[np.ndarray, float], None], sample_rate: int, channels: int) -> None: ...
+    def start(self, fill: Callable[[np.ndarray, float], None], sample_rate: int, channels: int,
+              ready: Callable[[int], bool] | None = None) -> None:
+        """Start calling ``fill``. ``ready(frames)`` says whether ``fill`` can take that many
+        frames from audio already made; an output that chooses when to write (PulseAudio) waits
+        for it while its own buffer still holds audio, rather than take a ring underrun."""
 
     def stop(self) -> None: ...
 
@@ -353,7 +357,7 @@ class Player:
 
     def start(self) -> None:
         """Start the output; it plays what the ring holds."""
-        self.output.start(self._fill, self.sample_rate, self.ring.channels)
+        self.output.start(self._fill, self.sample_rate, self.ring.channels, ready=self._ready)
         self.state.publish_output(self.output)
         self._tail_left += round(self.output.latency * self.sample_rate)
 
@@ -361,6 +365,11 @@ class Player:
         self.output.stop()
 
     # -- audio thread -----------------------------------------------------------------
+
+    def _ready(self, frames: int) -> bool:
+        """Whether :meth:`_fill` can fill ``frames`` without a ring underrun."""
+        ring = self.ring
+        return bool(self._preroll_left) or self.state.paused or ring.closed or ring.readable >= frames
 
     def _fill(self, out: np.ndarray, heard_at: float) -> None:
         state = self.state
