@@ -229,7 +229,8 @@ def main() -> None:
         b = render(model, text, 12, seed=5)
         seams = M.seam_report(a.audio, a.seams, radius=1)
         print(f"live (hop {live.hop_seconds * 1000:.0f} ms) == offline: {np.array_equal(a.audio, b.audio)}; seams "
-              f"{seams.seams}, worst jump / interior p99.9 = {seams.worst_jump / seams.interior_p999:.2f}")
+              f"{seams.seams}, worst jump / interior p99.9 = {seams.worst_jump / seams.interior_p999:.2f}, "
+              f"/ chance bound = {seams.worst_jump / seams.interior_bound:.2f} (must be <= 1)")
         start = time.process_time()
         render(model, "calm forest at dawn, soft strings", 60, seed=11)
         render(model, "intense orchestral boss battle", 60, seed=11)

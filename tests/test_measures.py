@@ -220,6 +220,17 @@ def test_seam_report_finds_a_click_at_a_seam_and_passes_a_clean_one():
     assert report.as_dict()["within"] is False
 
 
+def test_seam_report_does_not_fail_seams_that_add_nothing_by_chance():
+    # Seams that change nothing (noise, as heavy-tailed as the music likes): their jumps are
+    # drawn from the same distribution as everywhere else. 200 seams of 3 samples each.
+    x = np.random.default_rng(0).standard_t(3, (4 * SR, 2)) * 0.05
+    reports = [seam_report(x, np.random.default_rng(k).choice(np.arange(10, len(x) - 10), 200, replace=False),
+                           radius=1) for k in range(100)]
+    assert sum(r.within for r in reports) >= 95
+    # A fixed 99.9th percentile fails about 45 in 100 of them.
+    assert sum(r.worst_jump > r.interior_p999 for r in reports) > 25
+
+
 def test_seam_report_rejects_bad_seams():
     x = sine(220.0, 0.1)
     for seams in ([], [0], [len(x)]):

@@ -294,11 +294,16 @@ class SeamReport:
     interior_p999: float
     """99.9th percentile of the jumps away from all seams."""
     seams: int
+    interior_bound: float
+    """The jump that as many samples as lie near the seams, taken from the music elsewhere, all
+    stay below 99 times in 100: the ``0.99 ** (1 / n)`` quantile of the jumps away from the seams,
+    ``n`` the samples near them. A fixed percentile would fail clean stitching by chance: the
+    largest of 600 samples passes the 99.9th percentile 45 times in 100."""
 
     @property
     def within(self) -> bool:
-        """True when no seam jumps further than the 99.9th percentile elsewhere."""
-        return self.worst_jump <= self.interior_p999
+        """True when no seam jumps further than the music elsewhere does by chance (:attr:`interior_bound`)."""
+        return self.worst_jump <= self.interior_bound
 
     def as_dict(self) -> dict:
         return {**dataclasses.asdict(self), "within": self.within}
@@ -328,7 +333,9 @@ def seam_report(audio: np.ndarray, seam_samples: Sequence[int], radius: int = 32
             worst, worst_seam = local, int(s)
     if near.all():
         raise ValueError("no audio left away from the seams; use a smaller radius")
-    return SeamReport(worst, worst_seam, float(np.percentile(jumps[~near], 99.9)), int(seams.size))
+    interior = jumps[~near]
+    bound = float(np.quantile(interior, 0.99 ** (1.0 / np.count_nonzero(near))))
+    return SeamReport(worst, worst_seam, float(np.percentile(interior, 99.9)), int(seams.size), bound)
 
 
 def first_difference(a: np.ndarray, b: np.ndarray, tol: float = 0.0) -> int | None:
