@@ -133,3 +133,24 @@ def test_every_instrument_starts_and_ends_without_a_click():
             assert note[-1] == 0.0, ins.name
             if ins.kind != "drum":  # a drum's first sample is its hit; a voice fades in
                 assert abs(note[0]) < 0.05, ins.name
+
+
+def test_a_plucked_string_loses_its_upper_partials_first():
+    # Each partial of the built-in guitar decays at its own rate, 1/tau + loss * f^2: 0.3 s after
+    # the pluck its 2-4 kHz band has fallen far further than its fundamental.
+    from adaptive_music.models.procedural.instruments import INSTRUMENT, midi_hz, render_note
+
+    pitch = 45
+    note = render_note(INSTRUMENT["guitar"], pitch, 15, 2 * SR, 6, SR).astype(np.float64)
+    f0 = midi_hz(pitch)
+
+    def levels(at: float) -> tuple[float, float]:
+        x = note[int(at * SR) : int(at * SR) + SR // 10] * np.hanning(SR // 10)
+        power = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / SR)
+        return (10 * np.log10(power[np.abs(f - f0) < 20].sum()),
+                10 * np.log10(power[(f >= 2000) & (f < 4000)].sum()))
+
+    (fund0, high0), (fund1, high1) = levels(0.01), levels(0.31)
+    assert fund0 - fund1 < 6
+    assert (high0 - high1) - (fund0 - fund1) > 20

@@ -18,7 +18,8 @@ from adaptive_music.audio.measures import integrated_loudness, peak_dbfs
 from adaptive_music.audio.timbre import band_share_db, octave_balance_db, spectral_contrast
 from adaptive_music.models.procedural import SoundFontError
 from adaptive_music.models.procedural.arrangement import ensemble
-from adaptive_music.models.procedural.instruments import INSTRUMENTS
+from adaptive_music.models.procedural import presence
+from adaptive_music.models.procedural.instruments import INSTRUMENTS, presence_gain, render_note
 from adaptive_music.models.procedural.soundfont import find_soundfont
 from adaptive_music.models.procedural.tokens import TRACK, unpack_notes
 from adaptive_music.mood.text import parse_mood
@@ -41,6 +42,31 @@ def test_contrast_tells_pure_partials_from_filled_spectra():
     assert band_share_db(noise, SR) == pytest.approx(10 * np.log10(2000 / 24000), abs=0.5)
     bands = octave_balance_db(np.sin(2 * np.pi * 1000 * t), SR)
     assert np.argmax(bands) == 4 and bands[4] > -0.1
+
+
+@pytest.mark.parametrize("timbre", ["strings", "violin", "brass", "choir", "synth_lead"])
+def test_builtin_voices_take_the_presence_the_mood_asks_for(timbre):
+    # The built-in voices share the sampled presets' channel EQ: their notes at the probe keys,
+    # rendered whole (vibrato, ensemble detuning, breath or bow noise) and each at the same
+    # level, sit at the mood's 2-4 kHz target (these voices need no more than the bell's range).
+    index = next(i for i, ins in enumerate(INSTRUMENTS) if ins.name == timbre)
+    shares = {}
+    for level in (1, 6):
+        notes = [render_note(index, key, 100, SR, level, SR).astype(np.float64) for key in presence.PROBE_KEYS]
+        power = sum(np.abs(np.fft.rfft(n[: SR] / np.sqrt(np.mean(n[: SR] ** 2)))) ** 2 for n in notes)
+        shares[level] = presence.share_db(power, np.fft.rfftfreq(SR, 1 / SR))
+        assert presence.GAIN_RANGE_DB[0] < presence_gain(timbre, level, SR) < presence.GAIN_RANGE_DB[1]
+        assert shares[level] == pytest.approx(presence.target_db(level), abs=1.0)
+    assert shares[6] > shares[1] + 2
+
+
+def test_presence_gain_meets_its_target_or_its_limit():
+    freqs = np.fft.rfftfreq(4800, 1 / SR)
+    pink = 1 / np.maximum(freqs, 20.0)
+    for target in (-25.0, -18.0, -14.0):
+        gain = presence.gain_db(pink, freqs, SR, target)
+        share = presence.share_db(pink * presence.response(gain, freqs, SR) ** 2, freqs)
+        assert share == pytest.approx(target, abs=0.05) or gain in presence.GAIN_RANGE_DB
 
 
 def test_sampled_audio_ignores_hop_size_and_repeats_exactly(sampled):

@@ -1,7 +1,11 @@
 """Instrument voices: each note is rendered whole, once, and cached.
 
 Pitched voices are wavetable oscillators (band-limited tables built from
-harmonic profiles) shaped by envelopes; drums are synthesised one-shots.
+harmonic profiles) shaped by envelopes; plucked strings (guitar, harp) are
+drawn at a series of moments, each partial decayed at its own rate, as a
+string loses its upper partials first; drums are synthesised one-shots.
+Every voice goes through the channel EQ the sampled presets take (the
+presence bell of :mod:`.presence`), set from its own partials.
 A note's audio is a pure function of (instrument, pitch, velocity,
 duration, brightness), so the same note is never rendered twice and a
 window of tokens always decodes to the same samples.
@@ -18,6 +22,8 @@ import threading
 import time
 
 import numpy as np
+
+from . import presence
 
 log = logging.getLogger(__name__)
 
@@ -130,18 +136,93 @@ def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
     return amps
 
 
+def _partials(name: str, timbre_level: int, freq: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(amplitudes, frequencies) of a voice's partials below the table's band limit."""
+    amps = _harmonics(name, timbre_level / 7.0, freq)
+    count = int(min(len(amps), max(1, min(0.45 * sample_rate, 15000.0) // freq)))
+    return amps[:count], freq * np.arange(1, count + 1)
+
+
+@functools.lru_cache(maxsize=256)
+def presence_gain(name: str, brightness_level: int, sample_rate: int) -> float:
+    """The presence EQ (dB) of a built-in voice at a mood brightness of 0..7, set from its
+    partials at the probe keys, each note at the same level, as a sampled preset's is from
+    its notes (see :mod:`.presence`). A plucked string's partials count with their mean power
+    over the note's first second, as it is heard while its upper partials die away."""
+    power, freqs = [], []
+    for key in presence.PROBE_KEYS:
+        amps, f = _partials(name, brightness_level, midi_hz(key), sample_rate)
+        p = amps ** 2
+        if name in _STRING_LOSS:
+            sigma2 = 2.0 * (1.0 / INSTRUMENTS[INSTRUMENT[name]].tau + _STRING_LOSS[name] * f ** 2)
+            p = p * (1.0 - np.exp(-sigma2)) / sigma2
+        power.append(p / np.sum(p))
+        freqs.append(f)
+    return presence.gain_db(np.concatenate(power), np.concatenate(freqs), sample_rate,
+                            presence.target_db(brightness_level))
+
+
+def channel_eq(name: str, brightness_level: int, freqs: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The gain of a built-in voice's channel EQ at ``freqs`` for a mood brightness of 0..7."""
+    return presence.response(presence_gain(name, brightness_level, sample_rate), freqs, sample_rate)
+
+
 @functools.lru_cache(maxsize=512)
-def wavetable(name: str, brightness_level: int, pitch: int, sample_rate: int) -> np.ndarray:
-    """One band-limited cycle: row 0 the TABLE_SIZE values, row 1 the slope to the next value."""
-    freq = midi_hz(pitch)
-    amps = _harmonics(name, brightness_level / 7.0, freq)
-    nyq = min(0.45 * sample_rate, 15000.0)
-    count = int(min(len(amps), max(1, nyq // freq)))
-    # The channel EQ's low-pass (see lowpass_corner), applied to the partials directly.
-    amps = amps[:count] / np.sqrt(1.0 + (freq * np.arange(1, count + 1) / lowpass_corner(brightness_level)) ** 4)
+def wavetable(name: str, timbre_level: int, eq_level: int, pitch: int, sample_rate: int) -> np.ndarray:
+    """One band-limited cycle of a voice played at brightness ``timbre_level`` through its channel
+    EQ set for ``eq_level`` (both 0..7): row 0 the TABLE_SIZE values, row 1 the slope to the next."""
+    amps, freqs = _partials(name, timbre_level, midi_hz(pitch), sample_rate)
+    amps = amps * channel_eq(name, eq_level, freqs, sample_rate)
     spectrum = np.zeros(TABLE_SIZE // 2 + 1, np.complex128)
-    spectrum[1 : count + 1] = amps * _partial_phasors(count)
+    spectrum[1 : len(amps) + 1] = amps * _partial_phasors(len(amps))
     return _with_slopes(np.fft.irfft(spectrum, TABLE_SIZE))
+
+
+# A plucked string's partials die away each at its own rate, faster the higher they are: the
+# string's internal friction and the air take energy in proportion to the square of the
+# frequency. Decay rate sigma(f) = 1 / tau + LOSS * f^2 (1/s), fitted to a nylon string: the
+# fundamental of a low note rings for seconds, its 3-kHz partials for about 0.2 s (T60).
+_STRING_LOSS = {"guitar": 3.7e-6, "harp": 2.0e-6}
+# Times (s) at which a string's spectrum is drawn; between two of them the partials' amplitudes
+# are interpolated. Closer together early, where the upper partials fall fastest.
+_STRING_STAGES = (0.0, 0.02, 0.05, 0.1, 0.18, 0.3, 0.5, 0.8, 1.3, 2.0, 3.0)
+
+
+@functools.lru_cache(maxsize=256)
+def string_tables(name: str, timbre_level: int, eq_level: int, pitch: int, tau: float,
+                  sample_rate: int) -> np.ndarray:
+    """One band-limited cycle of a plucked string at each of :data:`_STRING_STAGES`, its partials
+    decayed by then (shape: stages, 2, TABLE_SIZE; rows as in :func:`wavetable`), scaled so that
+    the first cycle peaks at 1."""
+    amps, freqs = _partials(name, timbre_level, midi_hz(pitch), sample_rate)
+    amps = amps * channel_eq(name, eq_level, freqs, sample_rate) * _partial_phasors(len(amps))
+    sigma = 1.0 / tau + _STRING_LOSS[name] * freqs ** 2
+    spectrum = np.zeros((len(_STRING_STAGES), TABLE_SIZE // 2 + 1), np.complex128)
+    spectrum[:, 1 : len(amps) + 1] = amps * np.exp(-np.outer(_STRING_STAGES, sigma))
+    cycles = np.fft.irfft(spectrum, TABLE_SIZE, axis=1)
+    cycles /= np.max(np.abs(cycles[0]))
+    tables = np.stack([cycles, np.roll(cycles, -1, axis=1) - cycles], axis=1).astype(np.float32)
+    tables.setflags(write=False)
+    return tables
+
+
+def _string(tables: np.ndarray, phase_cycles: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A string's note: each stretch between two stages reads both tables and crossfades."""
+    n = len(phase_cycles)
+    out = np.empty(n, np.float32)
+    starts = [round(t * sample_rate) for t in _STRING_STAGES]
+    for k, lo in enumerate(starts):
+        if lo >= n:
+            break
+        if k + 1 == len(starts):
+            out[lo:] = _oscillate(tables[k], phase_cycles[lo:])
+            break
+        hi = min(n, starts[k + 1])
+        a = _oscillate(tables[k], phase_cycles[lo:hi])
+        mix = np.arange(hi - lo, dtype=np.float32) / np.float32(starts[k + 1] - lo)
+        a += (_oscillate(tables[k + 1], phase_cycles[lo:hi]) - a) * mix
+        out[lo:hi] = a
+    return out
 
 
 # (pluck or strike point as a fraction of the string, spectral fall-off power) per plucked voice.
@@ -163,7 +244,7 @@ def turbulence(name: str, brightness_level: int, pitch: int, sample_rate: int) -
     f = np.fft.rfftfreq(n, 1.0 / sample_rate)
     amps = _harmonics(name, brightness_level / 7.0, freq)
     centres = freq * np.arange(1, len(amps) + 1)
-    amps = amps / np.sqrt(1.0 + (centres / lowpass_corner(brightness_level)) ** 4)
+    amps = amps * channel_eq(name, brightness_level, centres, sample_rate)
     envelope = np.interp(f, centres, amps, left=0.0, right=0.0) * (f >= 0.8 * freq)
     spectrum = np.fft.rfft(np.random.default_rng(pitch * 64 + brightness_level).standard_normal(n))
     out = np.fft.irfft(spectrum * envelope, n)
@@ -314,7 +395,7 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
     if ins.kind == "sustain":
         n_total = duration + int(ins.release * sr)
         t = _times(n_total, sr)
-        table = wavetable(ins.timbre, brightness, pitch, sr)
+        table = wavetable(ins.timbre, brightness, brightness, pitch, sr)
         wave = _oscillate(table, _phase(freq, t, ins.vibrato))
         if ins.detune_cents:
             ratio = 2.0 ** (ins.detune_cents / 1200.0)
@@ -335,9 +416,11 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
             if freq * ratio < 0.45 * sr:
                 decay = np.exp(t32 * np.float32(-1.0 / (ins.tau * life)))
                 wave += _oscillate(_SINE, freq * ratio * t) * decay * np.float32(amp)
+    elif ins.timbre in _STRING_LOSS:
+        wave = _string(string_tables(ins.timbre, brightness, brightness, pitch, ins.tau, sr), freq * t, sr)
     else:
-        bright = wavetable(ins.timbre, min(7, brightness + 2), pitch, sr)
-        dark = wavetable(ins.timbre, max(0, brightness - 3), pitch, sr)
+        bright = wavetable(ins.timbre, min(7, brightness + 2), brightness, pitch, sr)
+        dark = wavetable(ins.timbre, max(0, brightness - 3), brightness, pitch, sr)
         ph = freq * t
         # Upper partials die first: fade from the bright table into the dark one.
         mix = np.exp(t32 * np.float32(-4.0 / ins.tau))
@@ -417,7 +500,7 @@ class NoteCache:
             for brightness in (4,) if drum else range(8):
                 for probe in _TOM_KEYS if bank == 128 and key < 0 else (key,) if drum else _OCTAVE_PROBES:
                     self.voices.calibrate(bank, program, probe, sampled_velocity(brightness),
-                                          None if drum else presence_db(brightness))
+                                          None if drum else presence.target_db(brightness))
         if self.voices.calibrated > known:
             log.info("calibrated %d SoundFont preset zones in %.1f s (once: kept for the next run)",
                      self.voices.calibrated - known, time.perf_counter() - started)
@@ -478,21 +561,5 @@ class NoteCache:
         bank, program, key = ins.gm
         tail = int(sampled_tail(ins) * self.sample_rate)
         note = self.voices.render(bank, program, pitch if key < 0 else key, sampled_velocity(brightness),
-                                  max(1, duration), tail, None if ins.kind == "drum" else presence_db(brightness))
+                                  max(1, duration), tail, None if ins.kind == "drum" else presence.target_db(brightness))
         return _fade_out(note, self.sample_rate)
-
-
-
-def presence_db(brightness: int) -> float:
-    """The 2-4 kHz share (dB) a sampled note's presence EQ aims at, for a brightness of 0..7:
-    -22 dB (dark) to -15 dB (bright), where produced tracks sit (-23 to -14 dB, the
-    energetic ones -19 to -17)."""
-    return -22.0 + 1.0 * brightness
-
-
-def lowpass_corner(brightness: int) -> float:
-    """The channel EQ: a 12 dB/octave low-pass whose corner (Hz) follows the brightness the
-    mood asks for, 0..7 (3 to 8.5 kHz). Soft, dark moods lose the presence band, as soft
-    playing and a damped room do. The built-in voices apply it to their partials; sampled
-    voices keep their recorded air and take a presence EQ instead (see :func:`presence_db`)."""
-    return 3000.0 * 2.0 ** (1.5 * brightness / 7.0)

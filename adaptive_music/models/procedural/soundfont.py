@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import presence
+
 log = logging.getLogger(__name__)
 
 ENV_VAR = "ADAPTIVE_MUSIC_SOUNDFONT"
@@ -54,55 +56,19 @@ _SYSTEM_FONTS = (
 
 _REFERENCE_RMS = 0.2
 _BLOCK = 64  # FluidSynth's internal block: a note-off lands on the next block boundary
-_PRESENCE_HZ, _PRESENCE_Q = 2828.0, 1.41  # a one-octave bell centred on 2-4 kHz
-_PRESENCE_RANGE_DB = (-18.0, 6.0)  # cut as far as a dull mix needs; boost no more than a producer would
-_EQ_PROBES = (43, 55, 67, 79)  # G2 to G5: the octaves a preset's presence EQ is set from
-
-
-def _presence_share(power: np.ndarray, freqs: np.ndarray) -> float:
-    """Share of a power spectrum in 2-4 kHz, in dB (where a mix's presence and harshness live)."""
-    return float(10 * np.log10(power[(freqs >= 2000) & (freqs < 4000)].sum() / max(power.sum(), 1e-30) + 1e-30))
-
-
-def presence_filter(gain_db: float, sample_rate: int) -> np.ndarray:
-    """The channel EQ's presence band: a peaking biquad (RBJ cookbook) of ``gain_db`` at 2.8 kHz,
-    one octave wide, as second-order sections for :func:`scipy.signal.sosfilt`."""
-    a = 10 ** (gain_db / 40)
-    w0 = 2 * np.pi * _PRESENCE_HZ / sample_rate
-    alpha = np.sin(w0) / (2 * _PRESENCE_Q)
-    b = np.array([1 + alpha * a, -2 * np.cos(w0), 1 - alpha * a])
-    den = np.array([1 + alpha / a, -2 * np.cos(w0), 1 - alpha / a])
-    return np.concatenate([b / den[0], den / den[0]])[None, :]
 
 
 def _equalise(note: np.ndarray, gain_db: float, sample_rate: int) -> np.ndarray:
     from scipy.signal import sosfilt
 
-    return sosfilt(presence_filter(gain_db, sample_rate), note)
+    return sosfilt(presence.coefficients(gain_db, sample_rate), note)
 
 
 def _presence_gain(notes: list[np.ndarray], sample_rate: int, target_db: float) -> float:
     """The presence gain (dB) that brings the 2-4 kHz share of a preset's notes, each counted
-    at the same level, to ``target_db``: their spectrum through the filter's response,
-    bisected over the allowed range."""
+    at the same level, to ``target_db``."""
     power = sum(np.abs(np.fft.rfft(n / np.sqrt(np.mean(n ** 2))) ** 2) for n in notes)
-    freqs = np.fft.rfftfreq(len(notes[0]), 1.0 / sample_rate)
-    z = np.exp(-1j * 2 * np.pi * freqs / sample_rate)
-
-    def share(gain_db: float) -> float:
-        sos = presence_filter(gain_db, sample_rate)[0]
-        h = (sos[0] + sos[1] * z + sos[2] * z * z) / (sos[3] + sos[4] * z + sos[5] * z * z)
-        return _presence_share(power * np.abs(h) ** 2, freqs)
-
-    lo, hi = _PRESENCE_RANGE_DB
-    if share(lo) >= target_db:
-        return lo
-    if share(hi) <= target_db:
-        return hi
-    for _ in range(12):  # to within 0.01 dB
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if share(mid) < target_db else (lo, mid)
-    return round(0.5 * (lo + hi), 2)
+    return presence.gain_db(power, np.fft.rfftfreq(len(notes[0]), 1.0 / sample_rate), sample_rate, target_db)
 
 
 _CALIBRATIONS: dict[tuple[str, int], tuple[dict, dict]] = {}
@@ -111,12 +77,13 @@ _CALIBRATIONS: dict[tuple[str, int], tuple[dict, dict]] = {}
 
 def calibration_file(font: Path, sample_rate: int) -> Path:
     """Where a font's calibrations are kept between runs (as a shader cache is): named by the
-    font file (path, size, modification time), the rate and the code of this module, so a
-    changed font or a changed calibration is never read from an old file."""
+    font file (path, size, modification time), the rate and the code of this module and of the
+    presence EQ, so a changed font or a changed calibration is never read from an old file."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     st = font.stat()
     digest = hashlib.sha256(f"{font.resolve()}|{st.st_size}|{st.st_mtime_ns}|{sample_rate}".encode())
-    digest.update(Path(__file__).read_bytes())
+    for code in (__file__, presence.__file__):
+        digest.update(Path(code).read_bytes())
     return cache / "adaptive-music" / "calibrations" / f"{digest.hexdigest()[:32]}.json"
 
 
@@ -245,7 +212,7 @@ class SampledVoices:
         presets by the RMS of a note's first half second), so the mix, not the font,
         sets the levels; the token's velocity then scales it as for the built-in voices,
         while the MIDI velocity picks the font's sample layer (the timbre of playing
-        harder). The presence EQ (a bell at 2.8 kHz, see :func:`presence_filter`) brings
+        harder). The presence EQ (a bell at 2.8 kHz, see :mod:`.presence`) brings
         the preset's 2-4 kHz share to ``presence_db`` (None: no EQ), cutting a bright preset
         or lifting a dull one by up to 6 dB: brightness follows the mood, not each preset's
         recording, and the air above the band stays.
@@ -270,7 +237,7 @@ class SampledVoices:
         key = (bank, program, velocity, presence_db)
         found = self._eqs.get(key)
         if found is None:
-            probes = [self._probe(bank, program, k, velocity) for k in _EQ_PROBES]
+            probes = [self._probe(bank, program, k, velocity) for k in presence.PROBE_KEYS]
             sounding = [p for p in probes if np.sqrt(np.mean(p ** 2)) > 1e-4]
             found = self._eqs[key] = _presence_gain(sounding, self.sample_rate, presence_db) if sounding else 0.0
         return found

@@ -12,7 +12,7 @@ from .tokens import TRACKS, unpack_notes
 # Per-track gain and pan (-1 left .. +1 right): the mix. The bass and kick carry the low
 # octaves as they do in produced music (a quiet bass leaves the bottom octave empty); the
 # chord voices spread across the stage, the melody near the centre, hats and bells kept
-# under the melody. Each note has had its channel EQ (see instruments.lowpass_corner).
+# under the melody. Each note has had its channel EQ (see presence).
 _MIX = {
     "bass": (0.5, 0.0), "pad0": (0.17, -0.6), "pad1": (0.17, -0.2), "pad2": (0.17, 0.2),
     "pad3": (0.17, 0.6), "arp": (0.24, 0.35), "lead": (0.34, -0.08), "bells": (0.12, -0.45),
