@@ -84,19 +84,19 @@ the sink and the stream: what is buffered when a period is written, the
 protection against a stall, measured about ``tlength / 2 + 5 ms`` (15 ms at
 20 ms, 35 ms at 60 ms). The price is latency: a "now" mood change is heard
 later by the same amount while the buffer is wide. Measured on the 2-vCPU VM
-(``bench/playback.py``, RESULTS.md): under a game-like load, where stalls come
-in clusters, it cut the silence in 10 minutes from 150 to 26 ms (in 30 minutes
-from 665 to 233 ms, the longest hole unchanged at 60-75 ms); on the idle
-VM, whose stalls are rare (5 in 30 minutes) and long (up to 65 ms), the buffer
-had narrowed again before each next stall and the silence was not reduced
-(165 ms in 30 minutes, against 140 ms with a fixed buffer the day before).
-A buffer wider than what the generator keeps ahead (50 ms in ``play``) also
-asks the ring for more than it holds when it refills after a stall; each
-write therefore waits briefly for the generator (``ready``) instead of
-taking a ring underrun. The capture of the sink's monitor may jump ahead
-after a hole: at the end of an underflow the server rewinds the silence it
-had rendered, to play the music sooner, and a recording cannot take back
-what it already received.
+(``bench/playback.py``, RESULTS.md): on the idle VM, whose stalls are rare
+(5 in 30 minutes) and long (up to 65 ms), the buffer had narrowed again
+before each next stall and the silence was not reduced (165 ms in 30
+minutes, against 140 ms with a fixed buffer the day before). Under a
+game-like load, where stalls come in clusters, it cut the silence in 30
+minutes from 665 ms to 233 ms, and to one 10-ms hole once a wide buffer
+stopped draining the ring: after a stall the server asks for its whole
+buffer at once, more than the generator keeps ahead (50 ms in ``play``)
+once the buffer is wider, so each write now waits briefly for the
+generator (``ready``) instead of taking a ring underrun. The capture of the
+sink's monitor may also jump ahead after a hole: at the end of an underflow
+the server rewinds the silence it had rendered, to play the music sooner,
+and a recording cannot take back what it already received.
 """
 
 from __future__ import annotations
