@@ -15,7 +15,10 @@ underruns  Play the procedural backend for --minutes through the sink at
            over and over). Counts ring underruns, device underflows, the
            holes the output's clock saw, device restarts, and the holes in
            a recording of the sink (runs of digital silence inside the
-           music): their number, total and longest.
+           music): their number, total and longest. With --exact it also
+           keeps the recording and compares it with the offline render of
+           the same seed and mood changes: holes, and the music skipped
+           after them (which a count of silence cannot see).
 latency    One captured session with --changes mood changes of each kind:
            transition="now" (call to first changed sample heard, p50/p95),
            "beat" and "bar" (first changed sample vs. the beat or bar
@@ -47,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from adaptive_music.config import StreamConfig  # noqa: E402
 from adaptive_music.models import load_backend  # noqa: E402
+from adaptive_music.playback import capture as exact_capture  # noqa: E402
 from adaptive_music.playback.capture import PulseCapture  # noqa: E402
 from adaptive_music.playback.feed import render_controls
 from adaptive_music.playback.soundtrack import Soundtrack  # noqa: E402
@@ -195,9 +199,12 @@ def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
     device = int(args.device) if args.device.isdigit() else args.device
     music = Soundtrack(seed=args.seed, mood=MOODS[0], device=device, latency=args.latency_ms / 1000,
                        max_latency=max_latency(args), ahead=args.ahead, seconds=args.minutes * 60,
-                       process=feed == "process",
+                       process=feed == "process", record_controls=args.exact,
                        blocksize=args.blocksize, config=stream_config(args))
     capture = CaptureHoles()
+    kept = PulseCapture("testsink.monitor", latency=0.02) if args.exact else None
+    if kept is not None:
+        kept.start()
     hogs = start_load(load, stop)
     probe = None
     try:
@@ -217,8 +224,11 @@ def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
             hog.wait()
         holes = capture.stop()
         probed = probe.stop() if probe else {}
+        captured = kept.stop() if kept is not None else None
+    exact = {} if captured is None else compare_with_render(music, captured, round(args.minutes * 60 * SR))
     return {
         **probed,
+        **exact,
         "underruns": status["underruns"],
         "output_underflows": status["output_underflows"],
         "restarts": music.playback.restarts,
@@ -231,6 +241,22 @@ def run_underruns(args: argparse.Namespace, feed: str, load: str) -> dict:
         "capture_silence_ms": 1000 * sum(holes) / SR,
         "capture_longest_ms": 1000 * max(holes, default=0) / SR,
     }
+
+
+def compare_with_render(music: Soundtrack, captured: np.ndarray, frames: int) -> dict:
+    """Walk a whole recording against the offline render of what ``music`` played: holes of
+    silence (or a ring underrun's fade), and the music skipped where it resumed."""
+    reference = render_controls(music.spec.build(), music.controls(), frames)
+    heard = captured[exact_capture.align(captured, reference):]
+    try:
+        holes = exact_capture.walk_holes(heard, reference, most_skipped=SR, longest=2 * SR)
+    except exact_capture.CaptureMismatch as exc:
+        return {"exact": f"the recording is not the music with holes: {exc}"}
+    silence = [h[1] for h in holes]
+    skipped = [h[2] for h in holes]
+    return {"exact": f"{len(holes)} holes, silence {1000 * sum(silence) / SR:.1f} ms (longest "
+                     f"{1000 * max(silence, default=0) / SR:.1f} ms), music skipped {1000 * sum(skipped) / SR:.1f} "
+                     f"ms (longest {1000 * max(skipped, default=0) / SR:.1f} ms)"}
 
 
 def first_change(heard: np.ndarray, reference: np.ndarray, start: int) -> int | None:
@@ -426,6 +452,9 @@ def main() -> int:
     parser.add_argument("--probe", action="store_true",
                         help="underrun runs: run bench/wakeup_probe.py beside them and count the holes that "
                              "followed a real-time thread woken more than 5 ms late")
+    parser.add_argument("--exact", action="store_true",
+                        help="underrun runs: keep the recording (0.5 GB per 10 minutes) and compare it with the "
+                             "offline render: holes and the music skipped after them")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this run (seconds)")
     args = parser.parse_args()
     if args.switch_interval:
@@ -452,6 +481,8 @@ def main() -> int:
                           f"capture holes {r['capture_holes']}: total {r['capture_silence_ms']:.1f} ms, "
                           f"longest {r['capture_longest_ms']:.1f} ms  device latency at the end "
                           f"{r['latency_ms']:.0f} ms", flush=True)
+                    if args.exact:
+                        print(f"  recording vs offline render: {r['exact']}", flush=True)
                     if args.probe:
                         print(f"  wake-up probe: {r['probe']}; wake-ups over 5 ms late {r['probe_stalls']} "
                               f"(latest {r['probe_worst_ms']:.1f} ms); holes on the output's clock with one in "
