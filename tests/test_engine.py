@@ -62,7 +62,7 @@ def test_window_roll_continues_seamlessly(model):
 
 
 def test_no_clicks_at_seams_across_a_mood_change(model):
-    live = model.default_config()  # 100 ms hops: many seams
+    live = model.default_config()  # 40 ms hops: 400 seams in 16 s
     changes = [MoodChange(8, "goblins attack, fast drums, tense")]
     r = render(model, "calm forest at dawn, soft strings", 16, seed=7, changes=changes, config=live)
     assert len(r.seams) > 100
