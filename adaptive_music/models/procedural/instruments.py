@@ -154,7 +154,7 @@ def presence_gain(name: str, brightness_level: int, sample_rate: int) -> float:
         amps, f = _partials(name, brightness_level, midi_hz(key), sample_rate)
         p = amps ** 2
         if name in _STRING_LOSS:
-            sigma2 = 2.0 * (1.0 / INSTRUMENTS[INSTRUMENT[name]].tau + _STRING_LOSS[name] * f ** 2)
+            sigma2 = 2.0 * _string_decay(name, f)  # power decays twice as fast as amplitude
             p = p * (1.0 - np.exp(-sigma2)) / sigma2
         power.append(p / np.sum(p))
         freqs.append(f)
@@ -188,17 +188,20 @@ _STRING_LOSS = {"guitar": 3.7e-6, "harp": 2.0e-6}
 _STRING_STAGES = (0.0, 0.02, 0.05, 0.1, 0.18, 0.3, 0.5, 0.8, 1.3, 2.0, 3.0)
 
 
+def _string_decay(name: str, freqs: np.ndarray) -> np.ndarray:
+    """Amplitude decay rates (1/s) of a plucked string's partials at ``freqs``."""
+    return 1.0 / INSTRUMENTS[INSTRUMENT[name]].tau + _STRING_LOSS[name] * freqs ** 2
+
+
 @functools.lru_cache(maxsize=256)
-def string_tables(name: str, timbre_level: int, eq_level: int, pitch: int, tau: float,
-                  sample_rate: int) -> np.ndarray:
+def string_tables(name: str, brightness_level: int, pitch: int, sample_rate: int) -> np.ndarray:
     """One band-limited cycle of a plucked string at each of :data:`_STRING_STAGES`, its partials
     decayed by then (shape: stages, 2, TABLE_SIZE; rows as in :func:`wavetable`), scaled so that
     the first cycle peaks at 1."""
-    amps, freqs = _partials(name, timbre_level, midi_hz(pitch), sample_rate)
-    amps = amps * channel_eq(name, eq_level, freqs, sample_rate) * _partial_phasors(len(amps))
-    sigma = 1.0 / tau + _STRING_LOSS[name] * freqs ** 2
+    amps, freqs = _partials(name, brightness_level, midi_hz(pitch), sample_rate)
+    amps = amps * channel_eq(name, brightness_level, freqs, sample_rate) * _partial_phasors(len(amps))
     spectrum = np.zeros((len(_STRING_STAGES), TABLE_SIZE // 2 + 1), np.complex128)
-    spectrum[:, 1 : len(amps) + 1] = amps * np.exp(-np.outer(_STRING_STAGES, sigma))
+    spectrum[:, 1 : len(amps) + 1] = amps * np.exp(-np.outer(_STRING_STAGES, _string_decay(name, freqs)))
     cycles = np.fft.irfft(spectrum, TABLE_SIZE, axis=1)
     cycles /= np.max(np.abs(cycles[0]))
     tables = np.stack([cycles, np.roll(cycles, -1, axis=1) - cycles], axis=1).astype(np.float32)
@@ -417,7 +420,7 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
                 decay = np.exp(t32 * np.float32(-1.0 / (ins.tau * life)))
                 wave += _oscillate(_SINE, freq * ratio * t) * decay * np.float32(amp)
     elif ins.timbre in _STRING_LOSS:
-        wave = _string(string_tables(ins.timbre, brightness, brightness, pitch, ins.tau, sr), freq * t, sr)
+        wave = _string(string_tables(ins.timbre, brightness, pitch, sr), freq * t, sr)
     else:
         bright = wavetable(ins.timbre, min(7, brightness + 2), brightness, pitch, sr)
         dark = wavetable(ins.timbre, max(0, brightness - 3), brightness, pitch, sr)
