@@ -15,7 +15,7 @@ import pytest
 
 from adaptive_music import Mood, MoodChange, load_backend, render
 from adaptive_music.audio.measures import integrated_loudness, peak_dbfs
-from adaptive_music.audio.timbre import band_share_db, octave_balance_db, spectral_contrast
+from adaptive_music.audio.timbre import band_share_db, octave_balance_db, power_share_db, spectral_contrast
 from adaptive_music.models.procedural import SoundFontError
 from adaptive_music.models.procedural.arrangement import ensemble
 from adaptive_music.models.procedural import presence
@@ -54,7 +54,7 @@ def test_builtin_voices_take_the_presence_the_mood_asks_for(timbre):
     for level in (1, 6):
         notes = [render_note(index, key, 100, SR, level, SR).astype(np.float64) for key in presence.PROBE_KEYS]
         power = sum(np.abs(np.fft.rfft(n[: SR] / np.sqrt(np.mean(n[: SR] ** 2)))) ** 2 for n in notes)
-        shares[level] = presence.share_db(power, np.fft.rfftfreq(SR, 1 / SR))
+        shares[level] = power_share_db(power, np.fft.rfftfreq(SR, 1 / SR))
         assert presence.GAIN_RANGE_DB[0] < presence_gain(timbre, level, SR) < presence.GAIN_RANGE_DB[1]
         assert shares[level] == pytest.approx(presence.target_db(level), abs=1.0)
     assert shares[6] > shares[1] + 2
@@ -65,7 +65,7 @@ def test_presence_gain_meets_its_target_or_its_limit():
     pink = 1 / np.maximum(freqs, 20.0)
     for target in (-25.0, -18.0, -14.0):
         gain = presence.gain_db(pink, freqs, SR, target)
-        share = presence.share_db(pink * presence.response(gain, freqs, SR) ** 2, freqs)
+        share = power_share_db(pink * presence.response(gain, freqs, SR) ** 2, freqs)
         assert share == pytest.approx(target, abs=0.05) or gain in presence.GAIN_RANGE_DB
 
 

@@ -85,8 +85,12 @@ def _power_spectrum(audio: np.ndarray, sample_rate: float) -> tuple[np.ndarray, 
 
 def band_share_db(audio: np.ndarray, sample_rate: float, lo: float = 2000.0, hi: float = 4000.0) -> float:
     """Energy in [lo, hi) Hz relative to the whole signal's, in dB."""
-    power, freqs = _power_spectrum(audio, sample_rate)
-    return float(10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() / power.sum()))
+    return power_share_db(*_power_spectrum(audio, sample_rate), lo, hi)
+
+
+def power_share_db(power: np.ndarray, freqs: np.ndarray, lo: float = 2000.0, hi: float = 4000.0) -> float:
+    """The share of a power spectrum (``power`` at ``freqs`` Hz) in [lo, hi) Hz, in dB."""
+    return float(10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() / max(power.sum(), 1e-30) + 1e-30))
 
 
 def octave_balance_db(audio: np.ndarray, sample_rate: float) -> np.ndarray:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...audio.timbre import power_share_db
+
 CENTRE_HZ, Q = 2828.0, 1.41  # centred on 2-4 kHz, one octave wide
 GAIN_RANGE_DB = (-18.0, 6.0)  # cut as far as a dull mix needs; boost no more than a producer would
 PROBE_KEYS = (43, 55, 67, 79)
@@ -42,17 +44,12 @@ def response(gain_db: float, freqs: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.abs((sos[0] + sos[1] * z + sos[2] * z * z) / (sos[3] + sos[4] * z + sos[5] * z * z))
 
 
-def share_db(power: np.ndarray, freqs: np.ndarray) -> float:
-    """Share of a power spectrum in 2-4 kHz, in dB."""
-    return float(10 * np.log10(power[(freqs >= 2000) & (freqs < 4000)].sum() / max(power.sum(), 1e-30) + 1e-30))
-
-
 def gain_db(power: np.ndarray, freqs: np.ndarray, sample_rate: int, target: float) -> float:
     """The bell's gain (dB) that brings the 2-4 kHz share of a power spectrum (a voice's probe
     notes, each at the same level, summed) to ``target``, bisected over :data:`GAIN_RANGE_DB`."""
 
     def share(gain: float) -> float:
-        return share_db(power * response(gain, freqs, sample_rate) ** 2, freqs)
+        return power_share_db(power * response(gain, freqs, sample_rate) ** 2, freqs)
 
     lo, hi = GAIN_RANGE_DB
     if share(lo) >= target:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...audio import timbre
 from . import presence
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,13 @@ _CALIBRATIONS: dict[tuple[str, int], tuple[dict, dict]] = {}
 
 def calibration_file(font: Path, sample_rate: int) -> Path:
     """Where a font's calibrations are kept between runs (as a shader cache is): named by the
-    font file (path, size, modification time), the rate and the code of this module and of the
-    presence EQ, so a changed font or a changed calibration is never read from an old file."""
+    font file (path, size, modification time), the rate and the code of this module, of the
+    presence EQ and of the measure it is set by, so a changed font or a changed calibration is
+    never read from an old file."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     st = font.stat()
     digest = hashlib.sha256(f"{font.resolve()}|{st.st_size}|{st.st_mtime_ns}|{sample_rate}".encode())
-    for code in (__file__, presence.__file__):
+    for code in (__file__, presence.__file__, timbre.__file__):
         digest.update(Path(code).read_bytes())
     return cache / "adaptive-music" / "calibrations" / f"{digest.hexdigest()[:32]}.json"
 
