@@ -254,7 +254,7 @@ def test_widening_and_narrowing_the_buffer_while_playing_leaves_no_hole(pulse_si
 def test_a_widened_buffer_refills_after_a_stall_without_running_the_ring_dry(pulse_sink):
     # `play`'s settings: 50 ms generated ahead, a 20-ms buffer that may widen to 100 ms. Once it is
     # wider than the ring's 50 ms, the server asks for more after a stall than the ring holds; the
-    # write waits for the generator instead of playing a ring underrun (55 of them here before).
+    # write waits for the generator instead of playing a ring underrun (46-55 of them here before).
     seconds, stalled_for = 12.0, 0.06
     capture = PulseCapture("testsink.monitor", latency=0.05)
     capture.start()
