@@ -27,7 +27,10 @@ latency    One captured session with --changes mood changes of each kind:
            capture's arrival time plus the sink's latency (see SinkLatency).
 
 The sink is started with scripts/pulse-test-sink.sh if it is not running,
-and stopped again at the end.
+and stopped again at the end. That script's sink does not rewind, so the
+recording is what it played; with ADAPTIVE_MUSIC_PULSE_REWINDS=1 it does,
+and then the music skipped after a hole was played by the sink (it replaced
+silence already recorded): silence heard = silence - music skipped.
 """
 
 from __future__ import annotations
@@ -472,7 +475,9 @@ def main() -> int:
         subprocess.run([str(SCRIPT), "start"], check=True, stdout=subprocess.DEVNULL)
     os.environ["XDG_RUNTIME_DIR"] = os.environ.get("ADAPTIVE_MUSIC_PULSE_DIR", "/tmp/adaptive-music-pulse")
     hop = f"{args.hop * 1000:g} ms" if args.hop else "default"
-    print(f"# playback through PulseAudio null sink, device latency {args.latency_ms:g} ms "
+    modules = subprocess.run(["pactl", "list", "modules", "short"], capture_output=True, text=True).stdout
+    rewinds = "does not rewind" if "norewinds=1" in modules else "rewinds: its monitor may skip after a hole"
+    print(f"# playback through PulseAudio null sink ({rewinds}), device latency {args.latency_ms:g} ms "
           f"(widening to {max_latency(args) * 1000:g} ms), "
           f"blocksize {args.blocksize or 'host'}, ahead {args.ahead * 1000:g} ms, procedural backend "
           f"(hop {hop}), seed {args.seed}, game-process switch interval {sys.getswitchinterval() * 1000:g} ms")

@@ -21,6 +21,14 @@
 # thread, at its usual nice -11, was late often enough to leave 5-35 ms holes
 # every few seconds (see adaptive_music/playback/device.py). Set
 # ADAPTIVE_MUSIC_PULSE_RT=0 to keep the stock priorities.
+#
+# The sink does not rewind (norewinds=1), so that its monitor records exactly
+# what the sink played. A rewinding sink replaces the silence it rendered
+# ahead during an underflow with the music once it arrives, but its monitor
+# has already passed part of that silence to the recording and cannot take it
+# back: the capture shows the silence and then resumes the music later than
+# it stopped, a skip that the sink never played (bench/RESULTS.md, issue 13).
+# Set ADAPTIVE_MUSIC_PULSE_REWINDS=1 to get the stock rewinding sink.
 set -eu
 
 dir="${ADAPTIVE_MUSIC_PULSE_DIR:-/tmp/adaptive-music-pulse}"
@@ -34,9 +42,11 @@ start)
     command -v pulseaudio >/dev/null || { echo "pulseaudio is not installed" >&2; exit 2; }
     mkdir -p "$dir" && chmod 700 "$dir"
     if ! answers; then
+        norewinds=1
+        [ "${ADAPTIVE_MUSIC_PULSE_REWINDS:-0}" = 1 ] && norewinds=0
         XDG_RUNTIME_DIR="$dir" pulseaudio --daemonize=yes -n --exit-idle-time=-1 \
             --load=module-native-protocol-unix \
-            --load="module-null-sink sink_name=testsink rate=48000 channels=2 format=float32le" \
+            --load="module-null-sink sink_name=testsink rate=48000 channels=2 format=float32le norewinds=$norewinds" \
             --load=module-always-sink
         # The daemon forks before the sink is loaded: wait until it answers.
         i=0

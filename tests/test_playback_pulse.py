@@ -274,9 +274,9 @@ def test_a_widened_buffer_refills_after_a_stall_without_running_the_ring_dry(pul
     assert status["latency"] >= 0.08, status
     assert status["underruns"] == 0, status
     reference = render_controls(music.spec.build(), [], int(seconds * 48000))
-    # The monitor can skip ahead after a hole: the sink rewinds the silence it rendered during the
-    # underflow to play the music sooner, and a capture cannot take back what it already recorded.
-    holes = walk_holes(captured[align(captured, reference):], reference, most_skipped=48000)
+    # The music resumes where it stopped: the server drops nothing we wrote. (A rewinding sink's
+    # monitor would show skips here that the sink never played; the test sink does not rewind.)
+    holes = walk_holes(captured[align(captured, reference):], reference, most_skipped=240)
     assert all(silence <= stalled_for * 48000 for _, silence, _ in holes), holes
 
 

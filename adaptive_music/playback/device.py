@@ -93,10 +93,19 @@ minutes from 665 ms to 233 ms, and to 10-60 ms a run (one of 30 minutes,
 two of 10) once a wide buffer stopped draining the ring: after a stall the
 server asks for its whole buffer at once, more than the generator keeps
 ahead (50 ms in ``play``) once the buffer is wider, so each write now waits
-briefly for the generator (``ready``) instead of taking a ring underrun. The capture of the
-sink's monitor may also jump ahead after a hole: at the end of an underflow
-the server rewinds the silence it had rendered, to play the music sooner,
-and a recording cannot take back what it already received.
+briefly for the generator (``ready``) instead of taking a ring underrun.
+
+A sink that rewinds (PulseAudio's sinks do) makes a hole shorter: when the
+stream has data again, the sink replaces the silence it had rendered ahead
+with the music, which resumes where it stopped. The sink's monitor cannot
+show that: it has already passed part of that silence to the recording, so
+a recording shows silence the sink did not play and then the music later
+than it stopped, as if music had been skipped. Six 60-ms stalls of the
+playback process (``play``'s settings, three runs each): on a rewinding
+null sink 111-182 ms of silence recorded and 53-154 ms "skipped", so 28-58
+ms played; on one that does not rewind, 125-148 ms of silence and nothing
+skipped. The test sink does not rewind, so that what it records is what it
+played.
 """
 
 from __future__ import annotations
