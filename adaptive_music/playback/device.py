@@ -50,9 +50,9 @@ device went unfed plus at most one period (80 ms late at 20 ms latency:
 65 ms; 30 ms late: 10-15 ms). The server's latency report moves the
 clock by the hole, so the playhead and beat times stay right, and
 :class:`~adaptive_music.playback.holes.HoleMeter` counts the holes
-(``holes``, ``lost_seconds`` in ``status``). At an underflow the server may
-also drop part of a period (up to ~130 frames seen), which no client can
-prevent.
+(``holes``, ``lost_seconds`` in ``status``). Recordings of a rewinding
+sink showed up to ~130 frames missing after a hole; see below for why a
+recording of such a sink cannot be taken at its word.
 
 Where the remaining underflows come from, with the audio thread at
 real-time priority: mostly the sound server. PulseAudio moves client audio
