@@ -107,8 +107,9 @@ def walk_holes(heard: np.ndarray, reference: np.ndarray, atol: float = 1e-6, mos
     """Match ``heard`` (a capture from the first sample of ``reference`` on) against ``reference``,
     allowing holes: stretches (at most ``longest`` frames) where the capture is not the music,
     after which the music resumes exactly, at most ``most_skipped`` frames later than it stopped.
-    A device underflow is digital silence (the sound server may drop part of a period at it); a
-    ring underrun fades out to silence and back in.
+    A device underflow is digital silence (a recording of a sink that rewinds also skips music the
+    sink played, see :mod:`adaptive_music.playback.device`); a ring underrun fades out to silence and
+    back in.
 
     Returns the holes as (reference sample they start at, frames of capture in the hole,
     reference frames skipped). A capture that differs from the reference in any other way, or
