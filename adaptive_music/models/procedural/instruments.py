@@ -202,11 +202,7 @@ def string_tables(name: str, brightness_level: int, pitch: int, sample_rate: int
     amps = amps * channel_eq(name, brightness_level, freqs, sample_rate) * _partial_phasors(len(amps))
     spectrum = np.zeros((len(_STRING_STAGES), TABLE_SIZE // 2 + 1), np.complex128)
     spectrum[:, 1 : len(amps) + 1] = amps * np.exp(-np.outer(_STRING_STAGES, _string_decay(name, freqs)))
-    cycles = np.fft.irfft(spectrum, TABLE_SIZE, axis=1)
-    cycles /= np.max(np.abs(cycles[0]))
-    tables = np.stack([cycles, np.roll(cycles, -1, axis=1) - cycles], axis=1).astype(np.float32)
-    tables.setflags(write=False)
-    return tables
+    return _with_slopes(np.fft.irfft(spectrum, TABLE_SIZE, axis=1))
 
 
 def _string(tables: np.ndarray, phase_cycles: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -265,9 +261,12 @@ def _partial_phasors(count: int) -> np.ndarray:
     return np.exp(1j * (phases - np.pi / 2))
 
 
-def _with_slopes(cycle: np.ndarray) -> np.ndarray:
-    cycle = cycle / np.max(np.abs(cycle))
-    table = np.stack([cycle, np.roll(cycle, -1) - cycle]).astype(np.float32)
+def _with_slopes(cycles: np.ndarray) -> np.ndarray:
+    """Tables of one cycle (shape TABLE_SIZE) or of several (stages, TABLE_SIZE), scaled so that
+    the first cycle peaks at 1, each with its row of slopes: shape (2, TABLE_SIZE) or
+    (stages, 2, TABLE_SIZE), read-only."""
+    cycles = cycles / np.max(np.abs(cycles.reshape(-1, cycles.shape[-1])[0]))
+    table = np.stack([cycles, np.roll(cycles, -1, axis=-1) - cycles], axis=-2).astype(np.float32)
     table.setflags(write=False)
     return table
 
