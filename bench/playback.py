@@ -53,8 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from adaptive_music.config import StreamConfig  # noqa: E402
 from adaptive_music.models import load_backend  # noqa: E402
-from adaptive_music.playback import capture as exact_capture  # noqa: E402
-from adaptive_music.playback.capture import PulseCapture  # noqa: E402
+from adaptive_music.playback.capture import CaptureMismatch, PulseCapture, align, walk_holes  # noqa: E402
 from adaptive_music.playback.feed import render_controls
 from adaptive_music.playback.soundtrack import Soundtrack  # noqa: E402
 
@@ -252,15 +251,15 @@ def compare_with_render(music: Soundtrack, captured: np.ndarray, frames: int) ->
     reference = render_controls(music.spec.build(), music.controls(), frames)
     for second in range(11):  # a hole in the first moments can hide the start: then align later
         try:
-            start = exact_capture.align(captured, reference[second * SR:])
+            start = align(captured, reference[second * SR:])
             break
-        except exact_capture.CaptureMismatch:
+        except CaptureMismatch:
             continue
     else:
         return {"exact": "the music's first 10 s are not in the recording"}
     try:
-        holes = exact_capture.walk_holes(captured[start:], reference[second * SR:], most_skipped=SR, longest=2 * SR)
-    except exact_capture.CaptureMismatch as exc:
+        holes = walk_holes(captured[start:], reference[second * SR:], most_skipped=SR, longest=2 * SR)
+    except CaptureMismatch as exc:
         return {"exact": f"the recording is not the music with holes: {exc}"}
     silence = [h[1] for h in holes]
     skipped = [h[2] for h in holes]
