@@ -89,8 +89,8 @@ later by the same amount while the buffer is wide. Measured on the 2-vCPU VM
 before each next stall and the silence was not reduced (165 ms in 30
 minutes, against 140 ms with a fixed buffer the day before). Under a
 game-like load, where stalls come in clusters, it cut the silence in 30
-minutes from 665 ms to 233 ms, and to 10-60 ms a run (one of 30 minutes,
-two of 10) once a wide buffer stopped draining the ring: after a stall the
+minutes from 665 ms to 233 ms, and to 10-60 ms a run (42 ms in the last
+30-minute run) once a wide buffer stopped draining the ring: after a stall the
 server asks for its whole buffer at once, more than the generator keeps
 ahead (50 ms in ``play``) once the buffer is wider, so each write now waits
 briefly for the generator (``ready``) instead of taking a ring underrun.
