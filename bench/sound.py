@@ -1,12 +1,15 @@
 """How the procedural backend sounds next to produced music (issue 15).
 
 Renders moods with each renderer (the built-in synthesizer and, when a
-SoundFont is found, the sampled instruments) and measures, against the 28
-real tracks of the PyPI package ``immich-memories-music`` grouped by mood
-class (calm, energetic, happy, nostalgic, tender):
+SoundFont is found, the sampled instruments) and measures, against produced
+music grouped by mood class (bench/reference_music.py: the 28 tracks of the
+PyPI package ``immich-memories-music`` and 24 of Wesnoth's soundtrack; classes
+calm, energetic, happy, nostalgic, tender, tense):
 
 - 7-band spectral contrast and the 2-4 kHz energy share, against the range
-  of the matching class;
+  of the matching class, each render measured after one pass through Opus at
+  the reference tracks' rate (they are all lossy-coded) and, for contrast, as
+  rendered too;
 - octave-band balance against the class median (worst band and mean |dev|);
 - the same criteria applied to each real track against the rest of its class,
   to read the renders' figures against;
@@ -16,7 +19,8 @@ class (calm, energetic, happy, nostalgic, tender):
 - with ``--tagger-python``: whether an independent tagger (MusiCNN, MagnaTagATune)
   hears the instrument each of seven moods names among its top three tags.
 
-    pip install immich-memories-music   # the reference tracks (MIT)
+    pip install immich-memories-music   # reference tracks (MIT)
+    apt-get install wesnoth-1.16-music  # reference tracks (GPL-2+, measured only)
     python bench/sound.py [--seconds 30] [--soundfont PATH]
 """
 
@@ -37,6 +41,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+import reference_music  # noqa: E402
 
 from adaptive_music import load_backend, render  # noqa: E402
 from adaptive_music.audio import measures as M  # noqa: E402
@@ -55,6 +60,7 @@ MOODS = {  # text -> reference class
     "happy folk tavern dance": "happy",
     "intense orchestral boss battle": "energetic",
     "melancholy string quartet": "nostalgic",
+    "tense stealth, low strings, sparse percussion": "tense",
 }
 
 
@@ -95,17 +101,40 @@ def tag_renders(model, seconds: float, python: str) -> None:
     print(f"instrument recognised in the tagger's top 3: {hits}/{len(NAMED)}")
 
 
-def references() -> dict[str, list[dict]]:
-    """Measures of every reference track, by class."""
-    import immich_memories_music
+def references(sets: tuple[str, ...]) -> dict[str, list[dict]]:
+    """Measures of every reference track, by class (see bench/reference_music.py)."""
     import soundfile
 
-    root = os.path.join(os.path.dirname(immich_memories_music.__file__), "tracks")
+    by_class, missing = reference_music.tracks(sets)
+    for line in missing:
+        print(f"reference set left out: {line}")
     out: dict[str, list[dict]] = {}
-    for path in sorted(glob.glob(os.path.join(root, "*", "*.opus"))):
-        audio, sr = soundfile.read(path, dtype="float32")
-        out.setdefault(os.path.basename(os.path.dirname(path)), []).append(measure(audio, sr))
+    for cls, paths in by_class.items():
+        for path in paths:
+            audio, sr = soundfile.read(path, dtype="float32")
+            out.setdefault(cls, []).append(measure(audio, sr) | {"source": reference_music.source(path)})
     return out
+
+
+OPUS_LEVEL = 0.74
+"""libsndfile's Opus compression level that codes a stereo 48-kHz render at 144 kbps: the
+median rate of the immich tracks (Opus, 137-153 kbps; Wesnoth's are Vorbis, median 158)."""
+
+
+def through_opus(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """The render after one pass through Opus at the reference tracks' rate, as every reference
+    track has had, and that rate in kbps. A lossy codec's noise fills the valleys that spectral
+    contrast measures (most of all below 12 Hz and between sparse partials), so a render is
+    compared with coded tracks after coding too."""
+    import io
+
+    import soundfile
+
+    buf = io.BytesIO()
+    soundfile.write(buf, audio, SR, format="OGG", subtype="OPUS", compression_level=OPUS_LEVEL)
+    kbps = len(buf.getvalue()) * 8 / (len(audio) / SR) / 1000
+    buf.seek(0)
+    return soundfile.read(buf, dtype="float32")[0], kbps
 
 
 def measure(audio: np.ndarray, sr: int) -> dict:
@@ -160,6 +189,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--soundfont", default=None, help="font for the sampled renderer (default: discovered)")
     ap.add_argument("--renderers", default="builtin,sampled")
+    ap.add_argument("--references", default="immich,wesnoth", help="reference sets (bench/reference_music.py)")
     ap.add_argument("--tagger-python", default=os.environ.get("ADAPTIVE_MUSIC_TAGGER_PYTHON"),
                     help="a Python with tensorflow-cpu, librosa and musicnn (see bench/instrument_tags.py)")
     args = ap.parse_args()
@@ -169,9 +199,12 @@ def main() -> None:
         font = find_soundfont(args.soundfont)
         if font is not None:
             print(f"peak RSS of a fresh process rendering with {font.name}: {rss_of_fresh_render(str(font)):.0f} MB")
-    refs = references()
-    print(f"reference: {sum(map(len, refs.values()))} tracks of immich-memories-music, classes "
+    refs = references(tuple(args.references.split(",")))
+    sources = [r["source"] for rs in refs.values() for r in rs]
+    print(f"reference: {len(sources)} tracks ("
+          + ", ".join(f"{s} {sources.count(s)}" for s in sorted(set(sources))) + "), classes "
           + ", ".join(f"{k} {len(v)}" for k, v in refs.items()))
+    moods = {text: cls for text, cls in MOODS.items() if cls in refs}
     for cls, rs in refs.items():
         con = np.array([r["contrast"] for r in rs])
         share = [r["share"] for r in rs]
@@ -186,32 +219,44 @@ def main() -> None:
             print(f"\n== sampled: no SoundFont found, skipped ({model.renderer_notice})")
             continue
         print(f"\n== {renderer} renderer ({model.renderer_notice or 'built-in synthesizer'})")
-        rows, stats = [], {"contrast": 0, "share": 0, "oct3": 0, "oct_real": 0, "loud": 0, "peak": 0}
-        for text, cls in MOODS.items():
+        rows = []
+        stats = dict.fromkeys(("contrast", "contrast_bands", "contrast_raw", "contrast_bands_raw", "share", "oct3",
+                               "oct_real", "loud", "peak"), 0)
+        for text, cls in moods.items():
             start = time.process_time()
             r = render(model, text, args.seconds, seed=3)
             cpu = time.process_time() - start
             a = r.audio
-            m = measure(a, SR)
+            coded, kbps = through_opus(a)
+            m = measure(coded, SR)
             c = compare(m, refs[cls])
+            raw_m = measure(a, SR)
+            raw = compare(raw_m, refs[cls])
             loud, peak = M.integrated_loudness(a, SR), M.peak_dbfs(a)
             beats = np.diff([mk.sample for mk in r.markers])
             rows.append((text, a))
             stats["contrast"] += c["contrast_in"] == 7
+            stats["contrast_bands"] += c["contrast_in"]
+            stats["contrast_raw"] += raw["contrast_in"] == 7
+            stats["contrast_bands_raw"] += raw["contrast_in"]
             stats["share"] += c["share_in"]
             stats["oct3"] += c["oct_worst"] <= 3.0
             stats["oct_real"] += c["oct_worst"] <= own_worst[cls]
             stats["loud"] += abs(loud + 16) <= 2
             stats["peak"] += peak <= -0.3
-            print(f"{text!r} ({cls}): contrast {np.round(m['contrast'], 1)} ({c['contrast_in']}/7 in range); "
+            print(f"{text!r} ({cls}), measured after Opus at {kbps:.0f} kbps: contrast {np.round(m['contrast'], 1)} "
+                  f"({c['contrast_in']}/7 in range; as rendered {np.round(raw_m['contrast'], 1)}, "
+                  f"{raw['contrast_in']}/7); "
                   f"2-4 kHz {m['share']:.1f} dB (class {c['share_range'][0]:.1f}..{c['share_range'][1]:.1f}) "
                   f"{'in' if c['share_in'] else 'OUT'}; octaves vs median {np.round(c['oct_dev'], 1)} "
                   f"worst {c['oct_worst']:.1f} mean {c['oct_mean']:.1f} dB; {loud:.1f} LUFS peak {peak:.2f} dBFS; "
                   f"beat spread {beats.std():.2f} samples; onsets {M.onset_rate(a, SR):.2f}/s "
                   f"RMS {M.rms_dbfs(a):.1f} dB centroid {M.spectral_centroid(a, SR):.0f} Hz; "
                   f"{args.seconds / cpu:.0f}x real time (cpu)")
-        n = len(MOODS)
-        print(f"summary {renderer}: contrast all 7 bands in range {stats['contrast']}/{n}; 2-4 kHz in range "
+        n = len(moods)
+        print(f"summary {renderer}, after Opus: contrast all 7 bands in range {stats['contrast']}/{n} "
+              f"({stats['contrast_bands']}/{7 * n} bands; as rendered {stats['contrast_raw']}/{n}, "
+              f"{stats['contrast_bands_raw']}/{7 * n} bands); 2-4 kHz in range "
               f"{stats['share']}/{n}; octave balance within 3 dB everywhere {stats['oct3']}/{n} (worst band no "
               f"further off than the class's own real tracks are: {stats['oct_real']}/{n}); loudness "
               f"-16+/-2 {stats['loud']}/{n}; peak <= -0.3 {stats['peak']}/{n}")
@@ -220,9 +265,10 @@ def main() -> None:
         z = (feats - feats.mean(0)) / (feats.std(0) + 1e-9)
         dist = np.sqrt(((z[:, None] - z[None]) ** 2).sum(-1))
         closest = np.min(dist + np.eye(len(z)) * 1e9)
+        calm, boss = (list(moods).index(t) for t in ("calm forest at dawn, soft strings", "intense orchestral boss battle"))
         print(f"distinctness: closest pair of moods {closest:.2f} standard units apart in (onset rate, RMS, "
-              f"log centroid); calm vs boss onsets x{feats[8, 0] / feats[0, 0]:.1f}, "
-              f"centroid x{2 ** (feats[8, 2] - feats[0, 2]):.2f}")
+              f"log centroid); calm vs boss onsets x{feats[boss, 0] / feats[calm, 0]:.1f}, "
+              f"centroid x{2 ** (feats[boss, 2] - feats[calm, 2]):.2f}")
         live = model.default_config()
         text = "intense orchestral boss battle"
         a = render(model, text, 12, seed=5, config=live)
