@@ -154,3 +154,22 @@ def test_a_plucked_string_loses_its_upper_partials_first():
     (fund0, high0), (fund1, high1) = levels(0.01), levels(0.31)
     assert fund0 - fund1 < 6
     assert (high0 - high1) - (fund0 - fund1) > 20
+
+
+def test_a_double_bass_radiates_its_lowest_fundamentals_weakly():
+    # Below its body's main resonance (100 Hz) a double bass radiates poorly: on A1 (55 Hz) the
+    # second harmonic is heard above the fundamental, as in recorded double-bass notes; on A2
+    # (110 Hz), above the resonance, the fundamental leads again.
+    from adaptive_music.models.procedural.instruments import INSTRUMENT, midi_hz, render_note
+
+    def harmonics(pitch: int) -> tuple[float, float]:
+        note = render_note(INSTRUMENT["contrabass"], pitch, 12, SR, 4, SR)[: SR].astype(np.float64)
+        power = np.abs(np.fft.rfft(note * np.hanning(len(note)))) ** 2
+        f = np.fft.rfftfreq(len(note), 1 / SR)
+        f0 = midi_hz(pitch)
+        return tuple(10 * np.log10(power[np.abs(f - k * f0) < 3].sum()) for k in (1, 2))
+
+    first, second = harmonics(33)
+    assert second - first > 1
+    first, second = harmonics(45)
+    assert first - second > 3

@@ -133,7 +133,22 @@ def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
         amps = np.abs(np.sin(np.pi * h * point)) * h ** -(power - 0.6 * brightness) + 1e-3 * h ** -2.0
     else:  # marimba and other bars: bright, hollow-ish
         amps = h ** -(slope * 0.9) * (1.0 - 0.5 * (h % 2 == 0) * (1 - brightness))
+    if name in _BODY_HZ:
+        amps = amps * _body(h * freq, _BODY_HZ[name])
     return amps
+
+
+# The main resonance (Hz) of an instrument body too small for its lowest notes. Below it the
+# body radiates poorly, its output falling 12 dB an octave, so the low notes' fundamentals are
+# heard weaker than their second harmonics (FluidR3_GM's recorded contrabass on A1 and E2: the second
+# harmonic +1 to +4 dB over the fundamental).
+_BODY_HZ = {"contrabass": 100.0}
+
+
+def _body(freqs: np.ndarray, resonance: float) -> np.ndarray:
+    """A body's radiation at ``freqs``: a second-order high-pass at its main resonance (Q 1)."""
+    r = (freqs / resonance) ** 2
+    return r / np.sqrt((1.0 - r) ** 2 + r)
 
 
 def _partials(name: str, timbre_level: int, freq: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
