@@ -136,8 +136,9 @@ def test_every_instrument_starts_and_ends_without_a_click():
 
 
 def test_a_plucked_string_loses_its_upper_partials_first():
-    # Each partial of the built-in guitar decays at its own rate, 1/tau + loss * f^2: 0.3 s after
-    # the pluck its 2-4 kHz band has fallen far further than its fundamental.
+    # Each partial of the built-in guitar decays at its own rate, faster the higher it is, as the
+    # recorded nylon guitar it is fitted to does (T60 about 1.2 s at 2.4 kHz, 5 s below 800 Hz):
+    # 0.3 s after the pluck its 2-4 kHz band has fallen 6-16 dB further than its fundamental (9 dB here).
     from adaptive_music.models.procedural.instruments import INSTRUMENT, midi_hz, render_note
 
     pitch = 45
@@ -153,7 +154,7 @@ def test_a_plucked_string_loses_its_upper_partials_first():
 
     (fund0, high0), (fund1, high1) = levels(0.01), levels(0.31)
     assert fund0 - fund1 < 6
-    assert (high0 - high1) - (fund0 - fund1) > 20
+    assert 6 < (high0 - high1) - (fund0 - fund1) < 16
 
 
 def test_a_double_bass_radiates_its_lowest_fundamentals_weakly():
