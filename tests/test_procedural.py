@@ -174,3 +174,15 @@ def test_a_double_bass_radiates_its_lowest_fundamentals_weakly():
     assert second - first > 1
     first, second = harmonics(45)
     assert first - second > 3
+
+
+def test_the_timpani_is_tuned_to_its_sampled_key():
+    # The built-in timpani sounds F2, the key the sampled program plays (General MIDI 41), with
+    # the kettle's overtones above it; nothing of the 42-Hz boom of the taiko it used to borrow.
+    from adaptive_music.models.procedural.instruments import INSTRUMENT, INSTRUMENTS, midi_hz, render_note
+
+    note = render_note(INSTRUMENT["timpani"], 60, 15, SR, 4, SR).astype(np.float64)
+    power = np.abs(np.fft.rfft(note)) ** 2
+    f = np.fft.rfftfreq(len(note), 1 / SR)
+    assert abs(f[np.argmax(power)] - midi_hz(INSTRUMENTS[INSTRUMENT["timpani"]].gm[2])) < 2
+    assert power[(f > 30) & (f < 60)].sum() < 0.05 * power[(f > 80) & (f < 95)].sum()

@@ -92,7 +92,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("e_snare", "drum", level=0.7, gm=(128, 25, 39), voice="snare"),
     Instrument("e_hat", "drum", level=0.35, gm=(128, 25, 42), voice="hat"),
     Instrument("e_open_hat", "drum", level=0.3, gm=(128, 25, 46), voice="open_hat"),
-    Instrument("timpani", "drum", level=0.8, gm=(0, 47, 41), voice="taiko"),
+    Instrument("timpani", "drum", level=0.8, gm=(0, 47, 41)),
 )
 INSTRUMENT = {ins.name: i for i, ins in enumerate(INSTRUMENTS)}
 
@@ -382,6 +382,14 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
         t = tt(1.2)
         phase = 42.0 * t + 30.0 * 0.08 * (1 - np.exp(-t / 0.08))
         out = np.sin(_TWO_PI * phase) * np.exp(-t / 0.3) + 0.6 * _noise(len(t), 17, 80, 1500, sr) * np.exp(-t / 0.06)
+    elif name == "timpani":
+        # A kettledrum is tuned: its pitch is the (1,1) mode's, here F2 as the sampled program's key 41,
+        # and the kettle's air brings the (n,1) modes near harmonic ratios; the (0,1) mode radiates
+        # its energy at once and is left out. Felt mallet: a soft thump under 1.5 kHz.
+        t = tt(1.6)
+        out = 0.3 * _noise(len(t), 19, 60, 1500, sr) * np.exp(-t / 0.015)
+        for ratio, amp, tau in _TIMPANI_MODES:
+            out = out + amp * np.sin(_TWO_PI * midi_hz(41) * ratio * t) * np.exp(-t / tau)
     else:  # rim
         t = tt(0.08)
         out = (np.sin(_TWO_PI * 1700 * t) * 0.5 + _noise(len(t), 18, 2000, 8000, sr)) * np.exp(-t / 0.012)
@@ -391,6 +399,11 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     out[:rise] *= 0.5 - 0.5 * np.cos(np.pi * (np.arange(rise) + 0.5) / rise)
     peak = float(np.max(np.abs(out))) + 1e-9
     return (out / peak).astype(np.float32)
+
+
+# (frequency ratio to the principal tone, amplitude, decay time s) of a timpani's (n,1) modes
+# (Rossing, Science of Percussion Instruments, ch. 2: 1, 1.50, 1.98, 2.44, 2.90).
+_TIMPANI_MODES = ((1.0, 1.0, 0.55), (1.5, 0.55, 0.4), (1.98, 0.35, 0.3), (2.44, 0.2, 0.22), (2.9, 0.12, 0.16))
 
 
 def velocity_gain(velocity: int) -> float:
