@@ -240,6 +240,15 @@ def test_genre_words_choose_ensembles(text, kit, lead):
     assert ens.kit == kit and ens.voices["lead"] == lead
 
 
+def test_orchestral_percussion_steps_back_unless_asked_for():
+    model = load_backend("procedural", soundfont="none")
+    battle = _notes(model, "intense orchestral boss battle", "kick")
+    drums = _notes(model, "intense orchestral boss battle with pounding drums", "kick")
+    assert ensemble("intense orchestral boss battle", parse_mood("intense orchestral boss battle")).velocity == {"drums": -3}
+    assert {INSTRUMENTS[i].name for i in battle["instrument"]} <= {"timpani", "taiko"}
+    assert battle["velocity"].mean() < drums["velocity"].mean() - 2
+
+
 def test_techno_kick_is_four_on_the_floor():
     model = load_backend("procedural", soundfont="none")
     kicks = _notes(model, "fast techno drums", "kick")

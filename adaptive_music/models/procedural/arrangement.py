@@ -125,6 +125,9 @@ def ensemble(text: str, p: MoodParams) -> Ensemble:
         if not leads:  # the drums are what the text asks for: the rest accompanies them
             velocity.update({r: _step_back(r) for r in ROLES})
         velocity["drums"] = FEATURE
+    if genre == "orchestral" and "drums" not in named:
+        # An orchestra's percussion punctuates; the brass and strings carry the music.
+        velocity.setdefault("drums", _step_back("drums"))
     if voices.get("pad") == "strings" and p.arousal < 0.4:
         voices["pad"] = "slow_strings"  # held chords at rest: the section's slow, soft bowing
     four = genre == "techno" or (genre == "chiptune" and p.arousal > 0.5)
