@@ -240,6 +240,30 @@ def test_genre_words_choose_ensembles(text, kit, lead):
     assert ens.kit == kit and ens.voices["lead"] == lead
 
 
+def test_the_builtin_kits_are_balanced_as_the_recorded_kits(sampled):
+    # Each built-in drum's energy against its kit's kick is the font's recorded kit's, within
+    # 3.5 dB (the timpani and the rim stop at a full-scale hit); the crash sits 3-6 dB under:
+    # on a loop's first downbeat it would otherwise be the loop's loudest onset, its wrap.
+    from adaptive_music.models.procedural.instruments import INSTRUMENT
+    from adaptive_music.models.procedural.soundfont import SampledVoices
+
+    voices = SampledVoices(sampled.soundfont, SR)
+
+    def energy(name: str, builtin: bool) -> float:
+        bank, program, key = INSTRUMENTS[INSTRUMENT[name]].gm
+        hit = (render_note(INSTRUMENT[name], 45, 12, SR // 2, 4, SR) if builtin
+               else voices.render(bank, program, key if key >= 0 else 45, 88, SR // 2, 2 * SR, 4))
+        return 10 * np.log10(np.sum(np.asarray(hit, np.float64) ** 2))
+
+    for kick, kit in (("kick", ("snare", "hat", "open_hat", "tom", "taiko", "timpani", "shaker", "rim")),
+                      ("e_kick", ("e_snare", "e_hat", "e_open_hat"))):
+        for name in kit:
+            ours, recorded = (energy(name, b) - energy(kick, b) for b in (True, False))
+            assert ours == pytest.approx(recorded, abs=3.5), name
+    ours, recorded = (energy("crash", b) - energy("kick", b) for b in (True, False))
+    assert -6 < ours - recorded < -3
+
+
 def test_orchestral_percussion_steps_back_unless_asked_for():
     model = load_backend("procedural", soundfont="none")
     battle = _notes(model, "intense orchestral boss battle", "kick")

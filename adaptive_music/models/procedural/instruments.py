@@ -71,15 +71,18 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("contrabass", "sustain", attack=0.06, decay=0.3, sustain=0.8, release=0.3, level=0.75, gm=(0, 43, -1)),
     Instrument("pizzicato", "pluck", attack=0.002, release=0.15, tau=0.35, level=1.0, gm=(0, 45, -1)),
     Instrument("marimba", "pluck", attack=0.001, release=0.2, tau=0.45, level=0.8, gm=(0, 12, -1)),
+    # Drum levels: each hit's energy against its kit's kick as in FluidR3_GM's recorded kits
+    # (see _KICK_DECAY), but for the crash, 5 dB under: it falls on a phrase's first downbeat,
+    # which is a loop's wrap, and a loop's loudest onset should not mark where it repeats.
     Instrument("kick", "drum", level=1.0, gm=(128, 0, 36)),
-    Instrument("snare", "drum", level=0.7, gm=(128, 0, 38)),
-    Instrument("hat", "drum", level=0.35, gm=(128, 0, 42)),
-    Instrument("open_hat", "drum", level=0.3, gm=(128, 0, 46)),
-    Instrument("tom", "drum", level=0.8, gm=(128, 0, -1)),
-    Instrument("crash", "drum", level=0.35, gm=(128, 0, 49)),
-    Instrument("shaker", "drum", level=0.3, gm=(128, 0, 82)),
+    Instrument("snare", "drum", level=0.95, gm=(128, 0, 38)),
+    Instrument("hat", "drum", level=1.0, gm=(128, 0, 42)),
+    Instrument("open_hat", "drum", level=0.6, gm=(128, 0, 46)),
+    Instrument("tom", "drum", level=0.3, gm=(128, 0, -1)),
+    Instrument("crash", "drum", level=0.6, gm=(128, 0, 49)),
+    Instrument("shaker", "drum", level=0.75, gm=(128, 0, 82)),
     Instrument("taiko", "drum", level=0.8, gm=(0, 116, 48)),
-    Instrument("rim", "drum", level=0.45, gm=(128, 0, 37)),
+    Instrument("rim", "drum", level=1.0, gm=(128, 0, 37)),
     # Articulations and ensemble variants: their own sampled programs, a built-in timbre borrowed.
     Instrument("tremolo_strings", "sustain", attack=0.12, decay=0.3, sustain=0.85, release=0.6, vibrato=0.003, detune_cents=7, level=0.85, gm=(0, 44, -1), voice="strings"),
     Instrument("slow_strings", "sustain", attack=0.5, decay=0.3, sustain=0.85, release=1.0, vibrato=0.003, detune_cents=7, level=0.9, gm=(0, 49, -1), voice="strings"),
@@ -88,11 +91,11 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("horns", "sustain", attack=0.08, decay=0.25, sustain=0.8, release=0.3, vibrato=0.002, detune_cents=4, level=0.75, gm=(0, 60, -1), voice="brass"),
     Instrument("acoustic_bass", "pluck", attack=0.003, release=0.2, tau=0.9, level=1.0, gm=(0, 32, -1), voice="pizzicato"),
     Instrument("square_lead", "sustain", attack=0.005, decay=0.1, sustain=0.8, release=0.06, level=0.5, gm=(0, 80, -1), voice="synth_lead"),
-    Instrument("e_kick", "drum", level=1.0, gm=(128, 25, 36), voice="kick"),
+    Instrument("e_kick", "drum", level=1.0, gm=(128, 25, 36)),
     Instrument("e_snare", "drum", level=0.7, gm=(128, 25, 39), voice="snare"),
-    Instrument("e_hat", "drum", level=0.35, gm=(128, 25, 42), voice="hat"),
-    Instrument("e_open_hat", "drum", level=0.3, gm=(128, 25, 46), voice="open_hat"),
-    Instrument("timpani", "drum", level=0.8, gm=(0, 47, 41)),
+    Instrument("e_hat", "drum", level=0.7, gm=(128, 25, 42)),
+    Instrument("e_open_hat", "drum", level=0.55, gm=(128, 25, 46)),
+    Instrument("timpani", "drum", level=1.0, gm=(0, 47, 41)),
 )
 INSTRUMENT = {ins.name: i for i, ins in enumerate(INSTRUMENTS)}
 
@@ -350,23 +353,34 @@ def _noise(n: int, seed: int, lo: float, hi: float, sr: int) -> np.ndarray:
     return (out / (np.max(np.abs(out)) + 1e-9)).astype(np.float32)
 
 
+# The kits are shaped and balanced as FluidR3_GM's recorded kits are (standard kit; the
+# electronic kit for the e_ sounds). Decay time (s) of a kick's body: a damped acoustic bass
+# drum is gone 0.11 s after the hit (-30 dB), a drum machine's kick after 0.22 s.
+_KICK_DECAY = {"kick": 0.035, "e_kick": 0.065}
+# (lowest Hz, decay s, length s) of a hi-hat's noise: struck cymbals ring from 2-3 kHz up, a
+# closed hat for 0.14 s and an open one for 1.4 s; a drum machine's hat is a short hiss above 7 kHz.
+_HATS = {"hat": (3000.0, 0.04, 0.25), "open_hat": (3000.0, 0.4, 1.6),
+         "e_hat": (7000.0, 0.022, 0.09), "e_open_hat": (7000.0, 0.22, 0.6)}
+
+
 def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     def tt(seconds: float) -> np.ndarray:
         return np.arange(int(seconds * sr)) / sr
 
-    if name == "kick":
+    if name in _KICK_DECAY:
         t = tt(0.6)
         phase = 56.0 * t + 140.0 * 0.03 * (1 - np.exp(-t / 0.03))
-        body = np.sin(_TWO_PI * phase) * np.exp(-t / 0.2)
+        body = np.sin(_TWO_PI * phase) * np.exp(-t / _KICK_DECAY[name])
         click = _noise(len(t), 11, 1500, 8000, sr) * np.exp(-t / 0.005) * 0.5
         out = body + click
     elif name == "snare":
         t = tt(0.4)
         tone = (np.sin(_TWO_PI * 185 * t) + 0.5 * np.sin(_TWO_PI * 330 * t)) * np.exp(-t / 0.05)
         out = 0.6 * tone + _noise(len(t), 12, 1200, 9000, sr) * np.exp(-t / 0.11)
-    elif name in ("hat", "open_hat"):
-        t = tt(0.09 if name == "hat" else 0.6)
-        out = _noise(len(t), 13, 7000, 16000, sr) * np.exp(-t / (0.022 if name == "hat" else 0.22))
+    elif name in _HATS:
+        lowest, decay, length = _HATS[name]
+        t = tt(length)
+        out = _noise(len(t), 13, lowest, 16000, sr) * np.exp(-t / decay)
     elif name == "tom":
         t = tt(0.7)
         f = midi_hz(pitch)
@@ -402,7 +416,7 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
 
 
 # (frequency ratio to the principal tone, amplitude, decay time s) of a timpani's (n,1) modes
-# (Rossing, Science of Percussion Instruments, ch. 2: 1, 1.50, 1.98, 2.44, 2.90).
+# (measured on orchestral timpani: Rossing, Science of Percussion Instruments).
 _TIMPANI_MODES = ((1.0, 1.0, 0.55), (1.5, 0.55, 0.4), (1.98, 0.35, 0.3), (2.44, 0.2, 0.22), (2.9, 0.12, 0.16))
 
 
