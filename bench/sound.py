@@ -112,7 +112,10 @@ def references(sets: tuple[str, ...]) -> dict[str, list[dict]]:
     for cls, paths in by_class.items():
         for path in paths:
             audio, sr = soundfile.read(path, dtype="float32")
-            out.setdefault(cls, []).append(measure(audio, sr) | {"source": reference_music.source(path)})
+            m = measure(audio, sr) | {"source": reference_music.source(path)}
+            if sr == SR:  # the control for the renders' Opus pass: what a second pass does to a coded track
+                m["contrast_recoded"] = spectral_contrast(through_opus(audio)[0], sr)
+            out.setdefault(cls, []).append(m)
     return out
 
 
@@ -210,6 +213,11 @@ def main() -> None:
         share = [r["share"] for r in rs]
         print(f"  {cls:<9} contrast min {np.round(con.min(0), 1)} max {np.round(con.max(0), 1)}; "
               f"2-4 kHz {min(share):.1f}..{max(share):.1f} dB")
+    moved = np.array([r["contrast_recoded"] - r["contrast"] for rs in refs.values() for r in rs
+                      if "contrast_recoded" in r])
+    if len(moved):
+        print(f"  control: a second Opus pass moves the contrast of {len(moved)} coded 48-kHz tracks by "
+              f"{np.round(moved.mean(0), 2)} dB per band on average, at most {np.abs(moved).max():.2f} dB")
     own_worst = real_tracks_against_their_class(refs)
     summary = {}
     for renderer in args.renderers.split(","):
