@@ -186,3 +186,15 @@ def test_the_timpani_is_tuned_to_its_sampled_key():
     f = np.fft.rfftfreq(len(note), 1 / SR)
     assert abs(f[np.argmax(power)] - midi_hz(INSTRUMENTS[INSTRUMENT["timpani"]].gm[2])) < 2
     assert power[(f > 30) & (f < 60)].sum() < 0.05 * power[(f > 80) & (f < 95)].sum()
+
+
+def test_a_harp_string_is_plucked_near_its_middle():
+    # Harpists pluck near the middle of the string, which leaves the even harmonics weak: the
+    # second sits well under the third, as in a recorded harp (FluidR3_GM's C5: 23 dB under).
+    from adaptive_music.models.procedural.instruments import INSTRUMENT, midi_hz, render_note
+
+    note = render_note(INSTRUMENT["harp"], 57, 12, SR, 4, SR)[: SR // 2].astype(np.float64)
+    power = np.abs(np.fft.rfft(note * np.hanning(len(note)))) ** 2
+    f = np.fft.rfftfreq(len(note), 1 / SR)
+    level = [10 * np.log10(power[np.abs(f - k * midi_hz(57)) < 6].sum()) for k in (1, 2, 3)]
+    assert level[2] - level[1] > 8 and level[0] > level[2]
