@@ -198,3 +198,15 @@ def test_a_harp_string_is_plucked_near_its_middle():
     f = np.fft.rfftfreq(len(note), 1 / SR)
     level = [10 * np.log10(power[np.abs(f - k * midi_hz(57)) < 6].sum()) for k in (1, 2, 3)]
     assert level[2] - level[1] > 8 and level[0] > level[2]
+
+
+def test_the_choir_sings_with_a_singers_formant():
+    # Trained voices gather energy near 2.9 kHz, about as strong as the fundamental: a recorded
+    # choir's harmonics 10-16 on G3 lie within 10 dB of it (before the mood's presence EQ).
+    from adaptive_music.models.procedural.instruments import _harmonics, midi_hz
+
+    amps = _harmonics("choir", 0.5, midi_hz(55))
+    f = midi_hz(55) * np.arange(1, len(amps) + 1)
+    cluster = amps[(f > 2500) & (f < 3300)]
+    assert 20 * np.log10(cluster.max() / amps[0]) > -6
+    assert 20 * np.log10(amps[(f > 1600) & (f < 2200)].max() / cluster.max()) < -3  # a peak, not a plateau
