@@ -247,6 +247,8 @@ def test_the_builtin_kits_are_balanced_as_the_recorded_kits(sampled):
     from adaptive_music.models.procedural.instruments import INSTRUMENT
     from adaptive_music.models.procedural.soundfont import SampledVoices
 
+    if os.path.basename(sampled.soundfont) != "FluidR3_GM.sf2":
+        pytest.skip("the built-in kits are balanced against FluidR3_GM's")
     voices = SampledVoices(sampled.soundfont, SR)
 
     def energy(name: str, builtin: bool) -> float:
