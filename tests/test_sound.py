@@ -234,6 +234,7 @@ def test_named_instrument_leads_and_the_rest_steps_back():
 @pytest.mark.parametrize("text, kit, lead", [("fast techno drums", "electronic", "synth_lead"),
                                              ("happy folk tavern dance", "acoustic", "violin"),
                                              ("intense orchestral boss battle", "orchestral", "horns"),
+                                             ("epic choir chanting", "orchestral", "choir"),
                                              ("chiptune adventure", "electronic", "square_lead")])
 def test_genre_words_choose_ensembles(text, kit, lead):
     ens = ensemble(text, parse_mood(text))

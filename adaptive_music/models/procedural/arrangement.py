@@ -9,9 +9,9 @@ Read from the mood text's instrument words and the mood's parameters:
   instrument plays only its melody; "quartet" keeps the string family alone;
 - genre words choose whole ensembles: techno (synths, an electronic kit on
   four-on-the-floor), folk (guitar, acoustic bass, fiddle or flute, light hand
-  percussion), orchestral (string sections, horns, timpani: the percussion
-  steps back unless the text asks for drums), chiptune (square waves and a
-  small electronic kit).
+  percussion), orchestral, also "epic" and "cinematic" (string sections, horns,
+  timpani: the percussion steps back unless the text asks for drums), chiptune
+  (square waves and a small electronic kit).
 
 Roles: pad (held or repeated chords), bass, arp (broken chords), lead (the
 melody), bells (sparkle) and drums. :func:`ensemble` is pure and cached.
@@ -32,6 +32,7 @@ GENRES = ("techno", "folk", "orchestral", "chiptune")
 _EXTRA_WORDS = {"harp": "harp", "harps": "harp", "violin": "violin", "fiddle": "violin", "cello": "cello",
                 "horn": "horns", "horns": "horns", "trumpet": "brass", "marimba": "marimba",
                 "quartet": "strings", "orchestra": "orchestral", "orchestral": "orchestral",
+                "epic": "orchestral", "cinematic": "orchestral",  # what game music calls an orchestra's sound
                 "techno": "techno", "edm": "techno", "rave": "techno", "folk": "folk", "celtic": "folk",
                 "chiptune": "chiptune", "8-bit": "chiptune", "8bit": "chiptune", "retro": "chiptune"}
 _SOLO_WORDS = {"solo", "alone", "unaccompanied", "lone"}
