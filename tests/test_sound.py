@@ -235,6 +235,7 @@ def test_named_instrument_leads_and_the_rest_steps_back():
                                              ("happy folk tavern dance", "acoustic", "violin"),
                                              ("intense orchestral boss battle", "orchestral", "horns"),
                                              ("epic choir chanting", "orchestral", "choir"),
+                                             ("epic techno anthem", "electronic", "synth_lead"),
                                              ("chiptune adventure", "electronic", "square_lead")])
 def test_genre_words_choose_ensembles(text, kit, lead):
     ens = ensemble(text, parse_mood(text))

@@ -32,9 +32,11 @@ GENRES = ("techno", "folk", "orchestral", "chiptune")
 _EXTRA_WORDS = {"harp": "harp", "harps": "harp", "violin": "violin", "fiddle": "violin", "cello": "cello",
                 "horn": "horns", "horns": "horns", "trumpet": "brass", "marimba": "marimba",
                 "quartet": "strings", "orchestra": "orchestral", "orchestral": "orchestral",
-                "epic": "orchestral", "cinematic": "orchestral",  # what game music calls an orchestra's sound
                 "techno": "techno", "edm": "techno", "rave": "techno", "folk": "folk", "celtic": "folk",
                 "chiptune": "chiptune", "8-bit": "chiptune", "8bit": "chiptune", "retro": "chiptune"}
+# Words that describe an orchestra's sound in game music, but not a style: a genre the text
+# names wins over them ("epic techno" is techno).
+_SOUND_WORDS = {"epic": "orchestral", "cinematic": "orchestral"}
 _SOLO_WORDS = {"solo", "alone", "unaccompanied", "lone"}
 _POLYPHONIC = {"piano", "guitar", "harp"}
 # Tag -> (lead instrument, the accompanying role it takes, that role's instrument)
@@ -87,7 +89,8 @@ def ensemble(text: str, p: MoodParams) -> Ensemble:
     """The ensemble for a mood text and its parameters."""
     ws = words(text)
     extra = [_EXTRA_WORDS[w] for w in ws if w in _EXTRA_WORDS]
-    genre = next((e for e in extra if e in GENRES), None)
+    genre = (next((e for e in extra if e in GENRES), None)
+             or next((_SOUND_WORDS[w] for w in ws if w in _SOUND_WORDS), None))
     named = [w for w in ws if w in p.tags or w.rstrip("s") in p.tags]
     named = list(dict.fromkeys([n.rstrip("s") if n.rstrip("s") in p.tags else n for n in named]
                                + [e for e in extra if e in _NAMED]))
