@@ -202,7 +202,7 @@ def test_a_harp_string_is_plucked_near_its_middle():
 
 def test_the_choir_sings_with_a_singers_formant():
     # Trained voices gather energy near 2.9 kHz, about as strong as the fundamental: a recorded
-    # choir's harmonics 10-16 on G3 lie within 10 dB of it (before the mood's presence EQ).
+    # choir's harmonics 10-15 on G3 lie within 10 dB of it (before the mood's presence EQ).
     from adaptive_music.models.procedural.instruments import _harmonics, midi_hz
 
     amps = _harmonics("choir", 0.5, midi_hz(55))

@@ -124,7 +124,7 @@ def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
     elif name == "choir":
         # Vowel formants near 700 and 1150 Hz give an "ah"; trained voices add the singer's
         # formant, a cluster near 2.9 kHz about as strong as the fundamental (FluidR3_GM's
-        # recorded choir on G3: harmonics 10-16 within 10 dB of it).
+        # recorded choir on G3: harmonics 10-15 within 10 dB of it).
         f = h * freq
         amps = (np.exp(-((f - 700.0) / 260.0) ** 2) + 0.6 * np.exp(-((f - 1150.0) / 300.0) ** 2)
                 + 0.45 * np.exp(-((f - 2900.0) / 600.0) ** 2) * (0.6 + 0.4 * brightness)) + 0.03 * h ** -1.5
@@ -367,6 +367,10 @@ _KICK_DECAY = {"kick": 0.035, "e_kick": 0.065}
 _HATS = {"hat": (3000.0, 0.04, 0.25), "open_hat": (3000.0, 0.4, 1.6),
          "e_hat": (7000.0, 0.022, 0.09), "e_open_hat": (7000.0, 0.22, 0.6)}
 
+# (frequency ratio to the principal tone, amplitude, decay time s) of a timpani's (n,1) modes
+# (measured on orchestral timpani: Rossing, Science of Percussion Instruments).
+_TIMPANI_MODES = ((1.0, 1.0, 0.55), (1.5, 0.55, 0.4), (1.98, 0.35, 0.3), (2.44, 0.2, 0.22), (2.9, 0.12, 0.16))
+
 
 def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     def tt(seconds: float) -> np.ndarray:
@@ -402,13 +406,14 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
         phase = 42.0 * t + 30.0 * 0.08 * (1 - np.exp(-t / 0.08))
         out = np.sin(_TWO_PI * phase) * np.exp(-t / 0.3) + 0.6 * _noise(len(t), 17, 80, 1500, sr) * np.exp(-t / 0.06)
     elif name == "timpani":
-        # A kettledrum is tuned: its pitch is the (1,1) mode's, here F2 as the sampled program's key 41,
+        # A kettledrum is tuned: its pitch is the (1,1) mode's, the key the sampled program plays,
         # and the kettle's air brings the (n,1) modes near harmonic ratios; the (0,1) mode radiates
         # its energy at once and is left out. Felt mallet: a soft thump under 1.5 kHz.
         t = tt(1.6)
+        principal = midi_hz(INSTRUMENTS[INSTRUMENT[name]].gm[2])
         out = 0.3 * _noise(len(t), 19, 60, 1500, sr) * np.exp(-t / 0.015)
         for ratio, amp, tau in _TIMPANI_MODES:
-            out = out + amp * np.sin(_TWO_PI * midi_hz(41) * ratio * t) * np.exp(-t / tau)
+            out = out + amp * np.sin(_TWO_PI * principal * ratio * t) * np.exp(-t / tau)
     else:  # rim
         t = tt(0.08)
         out = (np.sin(_TWO_PI * 1700 * t) * 0.5 + _noise(len(t), 18, 2000, 8000, sr)) * np.exp(-t / 0.012)
@@ -418,11 +423,6 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     out[:rise] *= 0.5 - 0.5 * np.cos(np.pi * (np.arange(rise) + 0.5) / rise)
     peak = float(np.max(np.abs(out))) + 1e-9
     return (out / peak).astype(np.float32)
-
-
-# (frequency ratio to the principal tone, amplitude, decay time s) of a timpani's (n,1) modes
-# (measured on orchestral timpani: Rossing, Science of Percussion Instruments).
-_TIMPANI_MODES = ((1.0, 1.0, 0.55), (1.5, 0.55, 0.4), (1.98, 0.35, 0.3), (2.44, 0.2, 0.22), (2.9, 0.12, 0.16))
 
 
 def velocity_gain(velocity: int) -> float:
