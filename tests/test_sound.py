@@ -4,6 +4,7 @@ The sampled path runs with a real General MIDI font through FluidSynth;
 scripts/install-test-deps.sh installs both (Debian fluid-soundfont-gm, libfluidsynth3).
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -253,6 +254,7 @@ def test_the_builtin_kits_are_balanced_as_the_recorded_kits(sampled):
         pytest.skip("the built-in kits are balanced against FluidR3_GM's")
     voices = SampledVoices(sampled.soundfont, SR)
 
+    @functools.cache  # each kick once, not once per drum
     def energy(name: str, builtin: bool) -> float:
         bank, program, key = INSTRUMENTS[INSTRUMENT[name]].gm
         hit = (render_note(INSTRUMENT[name], 45, 12, SR // 2, 4, SR) if builtin
