@@ -45,6 +45,9 @@ northern_mountains, the_city_falls, revelation)."""
 def tracks(sets: tuple[str, ...] = ("immich", "wesnoth")) -> tuple[dict[str, list[str]], list[str]]:
     """Paths of the reference tracks by mood class, and a line for each set that is not
     installed (saying how to get it)."""
+    unknown = set(sets) - {"immich", "wesnoth"}
+    if unknown:
+        raise ValueError(f"unknown reference sets {sorted(unknown)}: the sets are immich and wesnoth")
     by_class: dict[str, list[str]] = {}
     missing = []
     if "immich" in sets:

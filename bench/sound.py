@@ -203,6 +203,10 @@ def main() -> None:
         if font is not None:
             print(f"peak RSS of a fresh process rendering with {font.name}: {rss_of_fresh_render(str(font)):.0f} MB")
     refs = references(tuple(args.references.split(",")))
+    for cls in [c for c, rs in refs.items() if len(rs) < 2]:  # leave-one-out needs two or more
+        print(f"reference class left out: {cls} has only {len(refs.pop(cls))} track")
+    if not refs:
+        sys.exit("no reference tracks to measure against: install a set (see the lines above)")
     sources = [r["source"] for rs in refs.values() for r in rs]
     print(f"reference: {len(sources)} tracks ("
           + ", ".join(f"{s} {sources.count(s)}" for s in sorted(set(sources))) + "), classes "
