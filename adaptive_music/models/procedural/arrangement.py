@@ -9,9 +9,9 @@ Read from the mood text's instrument words and the mood's parameters:
   instrument plays only its melody; "quartet" keeps the string family alone;
 - genre words choose whole ensembles: techno (synths, an electronic kit on
   four-on-the-floor), folk (guitar, acoustic bass, fiddle or flute, light hand
-  percussion), orchestral, also "epic" and "cinematic" (string sections, horns,
-  timpani: the percussion steps back unless the text asks for drums), chiptune
-  (square waves and a small electronic kit).
+  percussion), orchestral, also "epic" and "cinematic" when no other genre is
+  named (string sections, horns, timpani: the percussion steps back unless the
+  text asks for drums), chiptune (square waves and a small electronic kit).
 
 Roles: pad (held or repeated chords), bass, arp (broken chords), lead (the
 melody), bells (sparkle) and drums. :func:`ensemble` is pure and cached.
