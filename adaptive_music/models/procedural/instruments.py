@@ -496,7 +496,7 @@ _SINE = _with_slopes(np.sin(_TWO_PI * np.arange(TABLE_SIZE) / TABLE_SIZE))
 
 def sampled_tail(ins: Instrument) -> float:
     """Seconds a sampled note rings after its key is let go (sampled releases run longer
-    than the built-in envelopes; drums ring out whole)."""
+    than the built-in envelopes), or a drum hit rings in all (its key held throughout)."""
     return 2.5 if ins.kind == "drum" else max(ins.release, 0.6)
 
 
@@ -611,7 +611,12 @@ class NoteCache:
             # The built-in voices take their EQ in their wavetables; their drums are band-limited already.
             return _render(instrument, pitch, duration, brightness, self.sample_rate)
         bank, program, key = ins.gm
+        drum = ins.kind == "drum"
         tail = int(sampled_tail(ins) * self.sample_rate)
+        # A drum hit is a one-shot: its key stays down for as long as the hit may ring, as some
+        # presets end a note when its key is let go (FluidR3_GM's drum-machine kick and open hat,
+        # its timpani: let go at once, the drum-machine kick fell 30 dB in 0.06 s instead of 0.28 s).
+        hold, tail = (tail, 0) if drum else (max(1, duration), tail)
         note = self.voices.render(bank, program, pitch if key < 0 else key, sampled_velocity(brightness),
-                                  max(1, duration), tail, None if ins.kind == "drum" else presence.target_db(brightness))
+                                  hold, tail, None if drum else presence.target_db(brightness))
         return _fade_out(note, self.sample_rate)
