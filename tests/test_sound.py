@@ -270,6 +270,21 @@ def test_the_builtin_kits_are_balanced_as_the_recorded_kits(sampled):
     assert -6 < ours - recorded < -3
 
 
+def test_the_drum_machines_backbeat_is_a_clap_as_recorded(sampled):
+    # The electronic kit's backbeat (key 39) is a hand clap: its energy lies about 1-2 kHz and
+    # falls off above as the recorded clap's does, not in a snare's body at 200 Hz.
+    from adaptive_music.models.procedural.instruments import INSTRUMENT, NoteCache
+    from adaptive_music.models.procedural.soundfont import SampledVoices
+
+    if os.path.basename(sampled.soundfont) != "FluidR3_GM.sf2":
+        pytest.skip("the built-in clap is shaped like FluidR3_GM's")
+    clap = INSTRUMENT["e_snare"]
+    ours = octave_balance_db(render_note(clap, 45, 12, SR // 2, 4, SR), SR)
+    recorded = octave_balance_db(NoteCache(SR, voices=SampledVoices(sampled.soundfont, SR)).get(clap, 45, 0, 4), SR)
+    assert np.argmax(ours) == np.argmax(recorded) == 4  # the 1-kHz octave
+    assert np.all(np.abs(ours - recorded)[3:] < 3), np.round(ours - recorded, 1)  # 500 Hz to 8 kHz
+
+
 def test_orchestral_percussion_steps_back_unless_asked_for():
     model = load_backend("procedural", soundfont="none")
     battle = _notes(model, "intense orchestral boss battle", "kick")

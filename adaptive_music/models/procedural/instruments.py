@@ -92,7 +92,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("acoustic_bass", "pluck", attack=0.003, release=0.2, tau=0.9, level=1.0, gm=(0, 32, -1), voice="pizzicato"),
     Instrument("square_lead", "sustain", attack=0.005, decay=0.1, sustain=0.8, release=0.06, level=0.5, gm=(0, 80, -1), voice="synth_lead"),
     Instrument("e_kick", "drum", level=1.0, gm=(128, 25, 36)),
-    Instrument("e_snare", "drum", level=0.7, gm=(128, 25, 39), voice="snare"),
+    Instrument("e_snare", "drum", level=1.0, gm=(128, 25, 39)),
     Instrument("e_hat", "drum", level=0.7, gm=(128, 25, 42)),
     Instrument("e_open_hat", "drum", level=0.55, gm=(128, 25, 46)),
     Instrument("timpani", "drum", level=1.0, gm=(0, 47, 41)),
@@ -349,6 +349,15 @@ def _adsr(ins: Instrument, n_hold: int, n_total: int, sr: int) -> np.ndarray:
     return env
 
 
+def _resonant_noise(n: int, seed: int, centre: float, q: float, sr: int) -> np.ndarray:
+    """Noise through one resonance (a second-order band-pass at ``centre`` Hz), shaped in the
+    frequency domain."""
+    spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    f = np.maximum(np.fft.rfftfreq(n, 1.0 / sr), 1.0)
+    out = np.fft.irfft(spec / np.sqrt(1.0 + (q * (f / centre - centre / f)) ** 2), n)
+    return (out / (np.max(np.abs(out)) + 1e-9)).astype(np.float32)
+
+
 def _noise(n: int, seed: int, lo: float, hi: float, sr: int) -> np.ndarray:
     """Band-limited noise between lo and hi Hz, shaped in the frequency domain."""
     spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
@@ -366,6 +375,9 @@ _KICK_DECAY = {"kick": 0.035, "e_kick": 0.065}
 # closed hat for 0.14 s and an open one for 1.4 s; a drum machine's hat is a short hiss above 7 kHz.
 _HATS = {"hat": (3000.0, 0.04, 0.25), "open_hat": (3000.0, 0.4, 1.6),
          "e_hat": (7000.0, 0.022, 0.09), "e_open_hat": (7000.0, 0.22, 0.6)}
+
+# When a hand clap's bursts start (s): the hands meet unevenly, in three or four touches.
+_CLAP_BURSTS = (0.0, 0.01, 0.02, 0.03)
 
 # (frequency ratio to the principal tone, amplitude, decay time s) of a timpani's (n,1) modes
 # (measured on orchestral timpani: Rossing, Science of Percussion Instruments).
@@ -414,6 +426,15 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
         out = 0.3 * _noise(len(t), 19, 60, 1500, sr) * np.exp(-t / 0.015)
         for ratio, amp, tau in _TIMPANI_MODES:
             out = out + amp * np.sin(_TWO_PI * principal * ratio * t) * np.exp(-t / tau)
+    elif name == "e_snare":
+        # A drum machine's backbeat is a hand clap (the electronic kit's key 39): a few bursts of air
+        # 10 ms apart as the hands meet unevenly, then the room's tail. The air cavity between the
+        # palms shapes the noise, a resonance near 1 kHz (as in recorded claps: most of the energy
+        # between 0.7 and 6 kHz).
+        t = tt(0.6)
+        bursts = sum(np.where(t >= at, np.exp(-(t - at) / 0.004), 0.0) for at in _CLAP_BURSTS)
+        tail = 0.8 * np.where(t >= _CLAP_BURSTS[-1], np.exp(-(t - _CLAP_BURSTS[-1]) / 0.1), 0.0)
+        out = _resonant_noise(len(t), 20, 1000.0, 1.0, sr) * (bursts + tail)
     else:  # rim
         t = tt(0.08)
         out = (np.sin(_TWO_PI * 1700 * t) * 0.5 + _noise(len(t), 18, 2000, 8000, sr)) * np.exp(-t / 0.012)
