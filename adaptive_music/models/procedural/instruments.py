@@ -446,6 +446,15 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     return (out / peak).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=2048)
+def builtin_level(instrument: int, octave: int, brightness: int, sample_rate: int) -> float:
+    """RMS of the first half second of a built-in note held that long, at full velocity, on the
+    octave's G: the key, length and measure a sampled preset is calibrated by, so a preset
+    standing in for the voice can be brought to the voice's level."""
+    note = _render(instrument, 12 * octave + 7, sample_rate // 2, brightness, sample_rate)
+    return float(np.sqrt(np.mean(note[: sample_rate // 2].astype(np.float64) ** 2)))
+
+
 def velocity_gain(velocity: int) -> float:
     """Amplitude for a velocity of 1..15."""
     return (velocity / 15.0) ** 1.6
@@ -640,4 +649,10 @@ class NoteCache:
         hold, tail = (tail, 0) if drum else (max(1, duration), tail)
         note = self.voices.render(bank, program, pitch if key < 0 else key, sampled_velocity(brightness),
                                   hold, tail, None if drum else presence.target_db(brightness))
+        if not drum:
+            # The preset plays at the level of the built-in voice it stands in for, so a mood is
+            # mixed alike by both renderers (a decaying piano or harp is not turned down to a
+            # held string's level, nor a solo piano 3 dB quieter than the built-in one).
+            level = builtin_level(instrument, pitch // 12, brightness, self.sample_rate)
+            note = note * np.float32(level / self.voices.reference_rms)
         return _fade_out(note, self.sample_rate)

@@ -139,6 +139,9 @@ def _fluidsynth():
 class SampledVoices:
     """Renders single notes of General MIDI programs from one SoundFont, as mono float32."""
 
+    reference_rms = _REFERENCE_RMS
+    """The level a pitched preset is calibrated to: the RMS of a note's first half second."""
+
     def __init__(self, path: str | os.PathLike, sample_rate: int):
         fluidsynth, self._write = _fluidsynth()
         self.path = Path(path)
@@ -211,8 +214,8 @@ class SampledVoices:
         staging and channel EQ a producer sets per track.
 
         The gain brings the preset to one reference level (drums by their peak, pitched
-        presets by the RMS of a note's first half second), so the mix, not the font,
-        sets the levels; the token's velocity then scales it as for the built-in voices,
+        presets by the RMS of a note's first half second, :attr:`reference_rms`), so the
+        mix, not the font, sets the levels; the token's velocity then scales it as for the built-in voices,
         while the MIDI velocity picks the font's sample layer (the timbre of playing
         harder). The presence EQ (a bell at 2.8 kHz, see :mod:`.presence`) brings
         the preset's 2-4 kHz share to ``presence_db`` (None: no EQ), cutting a bright preset
