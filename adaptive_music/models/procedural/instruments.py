@@ -429,8 +429,8 @@ def _drum(name: str, pitch: int, sr: int) -> np.ndarray:
     elif name == "e_snare":
         # A drum machine's backbeat is a hand clap (the electronic kit's key 39): a few bursts of air
         # 10 ms apart as the hands meet unevenly, then the room's tail. The air cavity between the
-        # palms shapes the noise, a resonance near 1 kHz (as in recorded claps: most of the energy
-        # between 0.7 and 6 kHz).
+        # palms shapes the noise, a resonance near 1 kHz (FluidR3_GM's recorded clap: its loudest
+        # octave 0.7-1.4 kHz, about 3 dB less each octave above).
         t = tt(0.6)
         bursts = sum(np.where(t >= at, np.exp(-(t - at) / 0.004), 0.0) for at in _CLAP_BURSTS)
         tail = 0.8 * np.where(t >= _CLAP_BURSTS[-1], np.exp(-(t - _CLAP_BURSTS[-1]) / 0.1), 0.0)

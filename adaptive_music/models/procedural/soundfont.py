@@ -214,10 +214,11 @@ class SampledVoices:
         staging and channel EQ a producer sets per track.
 
         The gain brings the preset to one reference level (drums by their peak, pitched
-        presets by the RMS of a note's first half second, :attr:`reference_rms`), so the
-        mix, not the font, sets the levels; the token's velocity then scales it as for the built-in voices,
-        while the MIDI velocity picks the font's sample layer (the timbre of playing
-        harder). The presence EQ (a bell at 2.8 kHz, see :mod:`.presence`) brings
+        presets by the RMS of a note's first half second, :attr:`reference_rms`, from which
+        the note cache takes each to the level of the built-in voice it stands in for), so
+        the mix, not the font, sets the levels; the token's velocity then scales it as for
+        the built-in voices, while the MIDI velocity picks the font's sample layer (the
+        timbre of playing harder). The presence EQ (a bell at 2.8 kHz, see :mod:`.presence`) brings
         the preset's 2-4 kHz share to ``presence_db`` (None: no EQ), cutting a bright preset
         or lifting a dull one by up to 6 dB: brightness follows the mood, not each preset's
         recording, and the air above the band stays.
