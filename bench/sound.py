@@ -46,7 +46,7 @@ import reference_music  # noqa: E402
 
 from adaptive_music import load_backend, render  # noqa: E402
 from adaptive_music.audio import measures as M  # noqa: E402
-from adaptive_music.audio.timbre import band_share_db, octave_balance_db, spectral_contrast  # noqa: E402
+from adaptive_music.audio.timbre import OCTAVE_CENTRES, band_share_db, octave_balance_db, spectral_contrast  # noqa: E402
 
 SR = 48000
 
@@ -158,14 +158,15 @@ def compare(m: dict, refs: list[dict]) -> dict:
     inside = (m["contrast"] >= con.min(axis=0)) & (m["contrast"] <= con.max(axis=0))
     return {"contrast_in": int(inside.sum()), "contrast_lo": con.min(axis=0), "contrast_hi": con.max(axis=0),
             "share_in": bool(share.min() <= m["share"] <= share.max()), "share_range": (share.min(), share.max()),
-            "oct_worst": float(np.max(np.abs(dev))), "oct_mean": float(np.mean(np.abs(dev))), "oct_dev": dev}
+            "oct_worst": float(np.max(np.abs(dev))), "oct_mean": float(np.mean(np.abs(dev))), "oct_dev": dev,
+            "oct_in": int(np.sum(np.abs(dev) <= 3.0))}
 
 
 def real_tracks_against_their_class(refs: dict[str, list[dict]]) -> dict[str, list[float]]:
     """Measure each real track against the other tracks of its class, by the criteria the renders
     meet; prints how many pass and returns, per class, each track's worst-band octave deviation."""
     worst: dict[str, list[float]] = {}
-    contrast = bands = share = oct3 = 0
+    contrast = bands = share = oct3 = oct_bands = 0
     for cls, rs in refs.items():
         for i, r in enumerate(rs):
             c = compare(r, rs[:i] + rs[i + 1:])
@@ -173,13 +174,14 @@ def real_tracks_against_their_class(refs: dict[str, list[dict]]) -> dict[str, li
             bands += c["contrast_in"]
             share += c["share_in"]
             oct3 += c["oct_worst"] <= 3.0
+            oct_bands += c["oct_in"]
             worst.setdefault(cls, []).append(c["oct_worst"])
     n = sum(map(len, refs.values()))
     every = np.concatenate(list(worst.values()))
     print(f"  the real tracks against the others of their class: all 7 contrast bands in range {contrast}/{n} "
           f"({bands}/{7 * n} bands); 2-4 kHz share in range {share}/{n}; every octave band within 3 dB of "
-          f"the median {oct3}/{n}; worst band off by {np.min(every):.1f}.."
-          f"{np.max(every):.1f} dB (median {np.median(every):.1f})")
+          f"the median {oct3}/{n} ({oct_bands}/{len(OCTAVE_CENTRES) * n} bands); worst band off by "
+          f"{np.min(every):.1f}..{np.max(every):.1f} dB (median {np.median(every):.1f})")
     return worst
 
 
@@ -241,7 +243,7 @@ def main() -> None:
         print(f"\n== {renderer} renderer ({model.renderer_notice or 'built-in synthesizer'})")
         rows, worst = [], []
         stats = dict.fromkeys(("contrast", "contrast_bands", "contrast_raw", "contrast_bands_raw", "share", "oct3",
-                               "oct_real", "loud", "peak"), 0)
+                               "oct_bands", "oct_real", "loud", "peak"), 0)
         for seed, (text, cls) in itertools.product(seeds, moods.items()):
             start = time.process_time()
             r = render(model, text, args.seconds, seed=seed)
@@ -263,6 +265,7 @@ def main() -> None:
             stats["contrast_bands_raw"] += raw["contrast_in"]
             stats["share"] += c["share_in"]
             stats["oct3"] += c["oct_worst"] <= 3.0
+            stats["oct_bands"] += c["oct_in"]
             stats["oct_real"] += c["oct_worst"] <= own_worst[cls]
             stats["loud"] += abs(loud + 16) <= 2
             stats["peak"] += peak <= -0.3
@@ -281,7 +284,8 @@ def main() -> None:
               f"contrast all 7 bands in range {stats['contrast']}/{n} "
               f"({stats['contrast_bands']}/{7 * n} bands; as rendered {stats['contrast_raw']}/{n}, "
               f"{stats['contrast_bands_raw']}/{7 * n} bands); 2-4 kHz in range "
-              f"{stats['share']}/{n}; octave balance within 3 dB everywhere {stats['oct3']}/{n} (worst band no "
+              f"{stats['share']}/{n}; octave balance within 3 dB everywhere {stats['oct3']}/{n} "
+              f"({stats['oct_bands']}/{len(OCTAVE_CENTRES) * n} bands; worst band no "
               f"further off than the class's own real tracks are: {stats['oct_real']}/{n}; median worst band "
               f"{np.median(worst):.1f} dB, the real tracks' "
               f"{np.median(np.concatenate(list(real_worst.values()))):.1f}); loudness "
