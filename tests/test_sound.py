@@ -295,6 +295,23 @@ def test_the_drum_machines_backbeat_is_a_clap_as_recorded(sampled):
     assert np.all(np.abs(ours - recorded)[3:] < 3), np.round(ours - recorded, 1)  # 500 Hz to 8 kHz
 
 
+def test_the_builtin_leads_are_the_waveforms_their_programs_name():
+    # General MIDI's lead 2 (the techno lead) is a sawtooth, every harmonic about 1/k; lead 1 (the
+    # chiptune lead) a square wave, its even harmonics missing.
+    from adaptive_music.models.procedural.instruments import INSTRUMENT
+
+    def harmonic_db(name: str, k: int) -> float:
+        note = render_note(INSTRUMENT[name], 57, 12, SR, 4, SR)[SR // 4 : 3 * SR // 4].astype(np.float64)
+        spectrum = np.abs(np.fft.rfft(note * np.hanning(len(note))))
+        freqs = np.fft.rfftfreq(len(note), 1 / SR)
+        return 20 * np.log10(spectrum[np.abs(freqs - 220.0 * k) < 8].max())
+
+    saw = [harmonic_db("synth_lead", k) for k in (1, 2, 3)]
+    square = [harmonic_db("square_lead", k) for k in (1, 2, 3)]
+    assert abs((saw[1] - saw[0]) + 6) < 3 and saw[1] > saw[2]  # 1/2 and above the third
+    assert square[1] < square[2] - 10 and square[1] < square[0] - 20
+
+
 def test_orchestral_percussion_steps_back_unless_asked_for():
     model = load_backend("procedural", soundfont="none")
     battle = _notes(model, "intense orchestral boss battle", "kick")

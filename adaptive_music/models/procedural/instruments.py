@@ -90,7 +90,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("cello", "sustain", attack=0.08, decay=0.2, sustain=0.85, release=0.3, vibrato=0.005, level=0.8, gm=(0, 42, -1), voice="violin"),
     Instrument("horns", "sustain", attack=0.08, decay=0.25, sustain=0.8, release=0.3, vibrato=0.002, detune_cents=4, level=0.75, gm=(0, 60, -1), voice="brass"),
     Instrument("acoustic_bass", "pluck", attack=0.003, release=0.2, tau=0.9, level=1.0, gm=(0, 32, -1), voice="pizzicato"),
-    Instrument("square_lead", "sustain", attack=0.005, decay=0.1, sustain=0.8, release=0.06, level=0.5, gm=(0, 80, -1), voice="synth_lead"),
+    Instrument("square_lead", "sustain", attack=0.005, decay=0.1, sustain=0.8, release=0.06, level=0.5, gm=(0, 80, -1)),
     Instrument("e_kick", "drum", level=1.0, gm=(128, 25, 36)),
     Instrument("e_snare", "drum", level=1.0, gm=(128, 25, 39)),
     Instrument("e_hat", "drum", level=0.7, gm=(128, 25, 42)),
@@ -112,7 +112,9 @@ def _harmonics(name: str, brightness: float, freq: float) -> np.ndarray:
         amps = h ** -slope
         if name == "brass":
             amps *= np.exp(-((h - 4) ** 2) / 40.0) * 0.6 + 0.4
-    elif name in ("synth_lead",):
+    elif name == "synth_lead":  # General MIDI's lead 2, a sawtooth: every harmonic, about 1/k
+        amps = h ** -(slope * 0.8)
+    elif name == "square_lead":  # lead 1, a square wave: the odd harmonics
         amps = np.where(h % 2 == 1, h ** -(slope * 0.8), 0.08 * h ** -slope)
     elif name == "organ":
         amps = np.zeros_like(h)
