@@ -203,10 +203,11 @@ def wavetable(name: str, timbre_level: int, eq_level: int, pitch: int, sample_ra
 # A plucked string's partials die away each at its own rate, faster the higher they are: the
 # string's internal friction, the air and the body it drives take more energy at high
 # frequencies. Decay rate sigma(f) = 1 / tau + LOSS * (f / 1 kHz) ** POWER (1/s), (LOSS, POWER)
-# fitted to the recorded notes of FluidR3_GM (keys G2-C5, partials up to 6 kHz, 0.05-0.5 s after
-# the pluck): the nylon guitar's rate rises about in proportion to frequency (T60 about 5 s below
-# 800 Hz, 2 s at 1.2 kHz, 1.2 s at 2.4 kHz, 0.9 s at 4.5 kHz), the harp's with its square.
-_STRING_LOSS = {"guitar": (1.6, 1.0), "harp": (2.0, 2.0)}
+# fitted to the recorded notes of FluidR3_GM (partials up to 6 kHz, 0.05-0.5 s after the pluck).
+# Both rise about in proportion to frequency: the nylon guitar's (keys G2-C5; T60 about 5 s below
+# 800 Hz, 2 s at 1.2 kHz, 1.2 s at 2.4 kHz, 0.9 s at 4.5 kHz) and, faster, the harp's (keys G2-C6;
+# T60 about 2 s at 300-800 Hz, 1.1 s at 0.8-1.6 kHz, 0.6 s at 1.6-6 kHz).
+_STRING_LOSS = {"guitar": (1.6, 1.0), "harp": (3.0, 1.0)}
 # Times (s) at which a string's spectrum is drawn; between two of them the partials' amplitudes
 # are interpolated. Closer together early, where the upper partials fall fastest.
 _STRING_STAGES = (0.0, 0.02, 0.05, 0.1, 0.18, 0.3, 0.5, 0.8, 1.3, 2.0, 3.0)
