@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
 from adaptive_music import load_backend, render
 
 MOODS = (
