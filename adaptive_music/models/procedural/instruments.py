@@ -529,7 +529,7 @@ _SINE = _with_slopes(np.sin(_TWO_PI * np.arange(TABLE_SIZE) / TABLE_SIZE))
 
 def sampled_tail(ins: Instrument) -> float:
     """Seconds a sampled note rings after its key is let go (sampled releases run longer
-    than the built-in envelopes), or a drum hit rings in all (its key held throughout)."""
+    than the built-in envelopes); for a drum, seconds its hit may ring, its key held throughout."""
     return 2.5 if ins.kind == "drum" else max(ins.release, 0.6)
 
 
