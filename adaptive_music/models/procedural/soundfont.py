@@ -55,7 +55,6 @@ _SYSTEM_FONTS = (
     "~/soundfonts/MuseScore_General.sf3",
 )
 
-_REFERENCE_RMS = 0.2
 _BLOCK = 64  # FluidSynth's internal block: a note-off lands on the next block boundary
 
 
@@ -139,8 +138,9 @@ def _fluidsynth():
 class SampledVoices:
     """Renders single notes of General MIDI programs from one SoundFont, as mono float32."""
 
-    reference_rms = _REFERENCE_RMS
-    """The level a pitched preset is calibrated to: the RMS of a note's first half second."""
+    reference_rms = 0.2
+    """The level a pitched preset is calibrated to, the RMS of a note's first half second; a
+    drum's peak is brought to four times it."""
 
     def __init__(self, path: str | os.PathLike, sample_rate: int):
         fluidsynth, self._write = _fluidsynth()
@@ -232,7 +232,7 @@ class SampledVoices:
             if eq is not None:
                 probe = _equalise(probe, eq, self.sample_rate)
             level = np.max(np.abs(probe)) / 4 if bank == 128 else np.sqrt(np.mean(probe ** 2))
-            gain = _REFERENCE_RMS / level if level > 1e-4 else 1.0  # a silent zone stays silent
+            gain = self.reference_rms / level if level > 1e-4 else 1.0  # a silent zone stays silent
             found = self._calibrations[cache_key] = (gain, eq)
         return found
 
