@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -352,22 +353,27 @@ def _adsr(ins: Instrument, n_hold: int, n_total: int, sr: int) -> np.ndarray:
     return env
 
 
-def _resonant_noise(n: int, seed: int, centre: float, q: float, sr: int) -> np.ndarray:
-    """Noise through one resonance (a second-order band-pass at ``centre`` Hz), shaped in the
-    frequency domain."""
+def _shaped_noise(n: int, seed: int, sr: int, gain: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Seeded white noise through the magnitude response ``gain(f)`` (f in Hz), shaped in the
+    frequency domain, peaking at 1."""
     spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
-    f = np.maximum(np.fft.rfftfreq(n, 1.0 / sr), 1.0)
-    out = np.fft.irfft(spec / np.sqrt(1.0 + (q * (f / centre - centre / f)) ** 2), n)
+    out = np.fft.irfft(spec * gain(np.fft.rfftfreq(n, 1.0 / sr)), n)
     return (out / (np.max(np.abs(out)) + 1e-9)).astype(np.float32)
 
 
 def _noise(n: int, seed: int, lo: float, hi: float, sr: int) -> np.ndarray:
-    """Band-limited noise between lo and hi Hz, shaped in the frequency domain."""
-    spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
-    f = np.fft.rfftfreq(n, 1.0 / sr)
-    mask = 1.0 / (1.0 + (lo / np.maximum(f, 1.0)) ** 4) / (1.0 + (f / hi) ** 4)
-    out = np.fft.irfft(spec * mask, n)
-    return (out / (np.max(np.abs(out)) + 1e-9)).astype(np.float32)
+    """Band-limited noise between lo and hi Hz."""
+    return _shaped_noise(n, seed, sr, lambda f: 1.0 / (1.0 + (lo / np.maximum(f, 1.0)) ** 4) / (1.0 + (f / hi) ** 4))
+
+
+def _resonant_noise(n: int, seed: int, centre: float, q: float, sr: int) -> np.ndarray:
+    """Noise through one resonance (a second-order band-pass at ``centre`` Hz)."""
+
+    def gain(f: np.ndarray) -> np.ndarray:
+        f = np.maximum(f, 1.0)
+        return 1.0 / np.sqrt(1.0 + (q * (f / centre - centre / f)) ** 2)
+
+    return _shaped_noise(n, seed, sr, gain)
 
 
 # The kits are shaped and balanced as FluidR3_GM's recorded kits are (standard kit; the
