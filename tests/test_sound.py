@@ -253,22 +253,26 @@ def test_genre_words_choose_ensembles(text, kit, lead):
     assert ens.kit == kit and ens.voices["lead"] == lead
 
 
-def test_the_builtin_kits_are_balanced_as_the_recorded_kits(sampled):
+@pytest.fixture
+def fluidr3_notes(sampled):
+    """The sampled model's own note cache, as the engine plays its notes, when its font is FluidR3_GM
+    (the built-in drums were fitted to that font's recorded ones)."""
+    if os.path.basename(sampled.soundfont) != "FluidR3_GM.sf2":
+        pytest.skip("the built-in drums are fitted to FluidR3_GM's")
+    return sampled._synth.cache
+
+
+def test_the_builtin_kits_are_balanced_as_the_recorded_kits(fluidr3_notes):
     # Each built-in drum's energy against its kit's kick is the font's recorded kit's, within
     # 3.5 dB (the timpani and the rim stop at a full-scale hit); the crash sits 3-6 dB under:
     # on a loop's first downbeat it would otherwise be the loop's loudest onset, its wrap.
     # The recorded hits are measured as the engine plays them (a hit's key held while it rings).
-    from adaptive_music.models.procedural.instruments import INSTRUMENT, NoteCache
-    from adaptive_music.models.procedural.soundfont import SampledVoices
-
-    if os.path.basename(sampled.soundfont) != "FluidR3_GM.sf2":
-        pytest.skip("the built-in kits are balanced against FluidR3_GM's")
-    recorded_kit = NoteCache(SR, voices=SampledVoices(sampled.soundfont, SR))
+    from adaptive_music.models.procedural.instruments import INSTRUMENT
 
     @functools.cache  # each kick once, not once per drum
     def energy(name: str, builtin: bool) -> float:
         hit = (render_note(INSTRUMENT[name], 45, 12, SR // 2, 4, SR) if builtin
-               else recorded_kit.get(INSTRUMENT[name], 45, 0, 4))
+               else fluidr3_notes.get(INSTRUMENT[name], 45, 0, 4))
         return 10 * np.log10(np.sum(np.asarray(hit, np.float64) ** 2))
 
     for kick, kit in (("kick", ("snare", "hat", "open_hat", "tom", "taiko", "timpani", "shaker", "rim")),
@@ -280,17 +284,14 @@ def test_the_builtin_kits_are_balanced_as_the_recorded_kits(sampled):
     assert -6 < ours - recorded < -3
 
 
-def test_the_drum_machines_backbeat_is_a_clap_as_recorded(sampled):
+def test_the_drum_machines_backbeat_is_a_clap_as_recorded(fluidr3_notes):
     # The electronic kit's backbeat (key 39) is a hand clap: its energy lies about 1-2 kHz and
     # falls off above as the recorded clap's does, not in a snare's body at 200 Hz.
-    from adaptive_music.models.procedural.instruments import INSTRUMENT, NoteCache
-    from adaptive_music.models.procedural.soundfont import SampledVoices
+    from adaptive_music.models.procedural.instruments import INSTRUMENT
 
-    if os.path.basename(sampled.soundfont) != "FluidR3_GM.sf2":
-        pytest.skip("the built-in clap is shaped like FluidR3_GM's")
     clap = INSTRUMENT["e_snare"]
     ours = octave_balance_db(render_note(clap, 45, 12, SR // 2, 4, SR), SR)
-    recorded = octave_balance_db(NoteCache(SR, voices=SampledVoices(sampled.soundfont, SR)).get(clap, 45, 0, 4), SR)
+    recorded = octave_balance_db(fluidr3_notes.get(clap, 45, 0, 4), SR)
     assert np.argmax(ours) == np.argmax(recorded) == 4  # the 1-kHz octave
     assert np.all(np.abs(ours - recorded)[3:] < 3), np.round(ours - recorded, 1)  # 500 Hz to 8 kHz
 
