@@ -33,7 +33,6 @@ if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})  # one core, as a game would give us
 
 import argparse  # noqa: E402
-import glob  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
