@@ -224,3 +224,66 @@ def test_studio_needs_a_readable_map_file(capsys, tmp_path):
     assert main(["studio", "--no-audio", "--moods", str(missing)]) == 2
     assert capsys.readouterr().err == f"adaptive-music studio: error: {missing}: cannot read the mood map " \
         "(No such file or directory)\n"
+
+
+def test_browser_audio_rides_out_a_short_stall_and_says_why_it_stops_on_a_long_one():
+    """The page's audio socket against a real ``serve --output engine`` process, stalled by SIGSTOP:
+    a stall shorter than the pull's wait costs the page nothing but time; a longer one ends the
+    stream with a message saying what happened, and a new stream plays on from where the music is."""
+    import signal
+    import struct
+
+    from aiohttp import test_utils, web
+
+    from adaptive_music.studio.browser_audio import audio_socket
+    from test_bridge_serve import served
+
+    wait = 1.0  # the pull's wait (the studio's is browser_audio.PULL_TIMEOUT)
+    frames = 2048
+
+    async def page(commands: str, stall, stalls: list[float]) -> tuple[list[int], dict]:
+        """Open a stream, pull before and after each stall; the positions received and the closing message."""
+        async def audio(request: web.Request) -> web.WebSocketResponse:
+            return await audio_socket(request, commands, timeout=wait)
+
+        app = web.Application()
+        app.router.add_get("/audio", audio)
+        server = test_utils.TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        positions, last = [], None
+        try:
+            async with aiohttp.ClientSession() as session, session.ws_connect(server.make_url("/audio")) as ws:
+                await ws.send_json({"open": {"sample_rate": 48000, "channels": 2}})
+                opened = await ws.receive_json(timeout=10)
+                assert opened["sample_rate"] == 48000 and opened["channels"] == 2
+                for seconds in [0.0, *stalls]:
+                    await ws.send_json({"pull": frames})
+                    if seconds:
+                        await asyncio.get_running_loop().run_in_executor(None, stall, seconds)
+                    message = await ws.receive(timeout=10)
+                    if message.type != aiohttp.WSMsgType.BINARY:
+                        last = json.loads(message.data)
+                        break
+                    positions.append(struct.unpack_from("<Q", message.data)[0])
+                    assert len(message.data) == 8 + frames * 2 * 4
+                if last is not None:  # said why, then closed
+                    assert (await ws.receive(timeout=10)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        finally:
+            await server.close()
+        return positions, last
+
+    with served("--output", "engine") as (process, commands, _):
+        def stall(seconds: float) -> None:
+            process.send_signal(signal.SIGSTOP)
+            time.sleep(seconds)
+            process.send_signal(signal.SIGCONT)
+
+        positions, ended = asyncio.run(page(commands, stall, [0.5 * wait, 0.5 * wait]))
+        assert ended is None and positions == [positions[0] + i * frames for i in range(3)]  # contiguous
+        positions, ended = asyncio.run(page(commands, stall, [2.0 * wait]))
+        assert len(positions) == 1
+        assert ended["error"] == (f"no reply to 'audio_pull' from {commands} within {wait:g} s: "
+                                  "press Listen to try again")
+        positions, ended = asyncio.run(page(commands, stall, [0.0]))  # Listen again: the music plays on
+        assert ended is None and len(positions) == 2
+        assert process.poll() is None

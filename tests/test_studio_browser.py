@@ -172,6 +172,10 @@ def test_page_auditions_watches_and_edits_in_chromium(tmp_path):
                 page.click("#script-wav")
             downloads["script"] = tmp_path / "script.wav"
             download.value.save_as(downloads["script"])
+            # "Listen here" on a studio that plays through its own output: the bridge's reason, and Listen again.
+            page.click("#listen")
+            page.wait_for_selector("#browser-audio:has-text('start `adaptive-music serve --output engine`')")
+            assert page.is_enabled("#listen")
             assert not errors, errors
             browser.close()
     finally:

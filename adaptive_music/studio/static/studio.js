@@ -224,11 +224,21 @@ async function listen() {
   const ws = new WebSocket(`ws://${location.host}/audio`);
   ws.binaryType = "arraybuffer";
   const asks = [];
+  let ended = false;  // the studio closed the stream: its reason stays shown, Listen starts another
+  const end = (reason) => {
+    if (ended) return;
+    ended = true;
+    $("browser-audio").textContent = reason;
+    if (browserAudio && browserAudio.context === context) browserAudio = null;
+    context.close();
+    $("listen").disabled = false;
+  };
   ws.onopen = () => ws.send(JSON.stringify({ open: { sample_rate: context.sampleRate, channels: 2 } }));
+  ws.onclose = () => end("browser audio stopped: the studio closed the stream");
   ws.onmessage = (m) => {
     if (typeof m.data === "string") {
       const reply = JSON.parse(m.data);
-      if (reply.error) { $("browser-audio").textContent = reply.error; return; }
+      if (reply.error) { end(reply.error); return; }
       studio.audioOpen = reply;
       browserAudio = { context, player, clock: null };
       for (const ask of asks.splice(0)) ws.send(JSON.stringify(ask));
@@ -249,7 +259,7 @@ async function listen() {
     } else if (data.played !== undefined) {  // a beat's sample, as the worklet played it
       const beat = studio.beats.get(data.played);
       if (beat) beat.heard = contextToPage(context, data.time);
-    } else if (data.stats) {
+    } else if (data.stats && !ended) {
       if (data.clock && browserAudio) browserAudio.clock = data.clock;
       levels.push({ t: contextToPage(context, data.level.time), rms: data.level.rms, peak: data.level.peak });
       studio.audio = { ...data.stats, outputLatency: context.outputLatency, baseLatency: context.baseLatency };
