@@ -242,6 +242,18 @@ def test_named_instrument_leads_and_the_rest_steps_back():
     assert quiet["velocity"].mean() < plain["velocity"].mean() - 2
 
 
+def test_low_strings_are_the_sections_chords_not_a_tune_above_them():
+    # "low strings" asks for the section's low voices: its held chords are featured and the violin
+    # melody steps back; "strings" alone features both. A register word elsewhere changes nothing.
+    model = load_backend("procedural", soundfont="none")
+    low, plain = "tense stealth, low strings", "tense stealth, strings"
+    assert ensemble(low, parse_mood(low)).velocity == {**ensemble(plain, parse_mood(plain)).velocity, "lead": -3}
+    assert _notes(model, low, "lead")["velocity"].mean() < _notes(model, plain, "lead")["velocity"].mean() - 3
+    assert _notes(model, low, "pad0")["velocity"].mean() > _notes(model, low, "lead")["velocity"].mean()
+    other = "low drums, strings"
+    assert ensemble(other, parse_mood(other)).velocity["lead"] == 2
+
+
 @pytest.mark.parametrize("text, kit, lead", [("fast techno drums", "electronic", "synth_lead"),
                                              ("happy folk tavern dance", "acoustic", "violin"),
                                              ("intense orchestral boss battle", "orchestral", "horns"),
@@ -360,6 +372,10 @@ def test_explain_mood_shows_the_ensemble():
                           "--json"], capture_output=True, text=True, check=True).stdout
     roles = json.loads(out)["ensemble"]["roles"]
     assert roles["lead"]["instrument"] == "harp" and roles["lead"]["velocity"] > 0
+    out = subprocess.run([sys.executable, "-m", "adaptive_music.cli.main", "explain-mood", "tense stealth, low strings",
+                          "--json"], capture_output=True, text=True, check=True).stdout
+    roles = json.loads(out)["ensemble"]["roles"]
+    assert roles["pad"] == {"instrument": "strings", "velocity": 2} and roles["lead"]["velocity"] < 0
 
 
 def test_cli_render_with_a_missing_font_is_a_usage_error(tmp_path):

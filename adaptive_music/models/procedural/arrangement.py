@@ -38,6 +38,9 @@ _EXTRA_WORDS = {"harp": "harp", "harps": "harp", "violin": "violin", "fiddle": "
 # names wins over them ("epic techno" is techno).
 _SOUND_WORDS = {"epic": "orchestral", "cinematic": "orchestral"}
 _SOLO_WORDS = {"solo", "alone", "unaccompanied", "lone"}
+# A register word before a named section ("low strings", "deep brass") asks for the section's low
+# voices: its held chords carry the mood, and the melody above them steps back.
+_LOW_WORDS = {"low", "deep"}
 _POLYPHONIC = {"piano", "guitar", "harp"}
 # Tag -> (lead instrument, the accompanying role it takes, that role's instrument)
 _NAMED = {"piano": ("piano", "arp", "piano"), "guitar": ("guitar", "arp", "guitar"),
@@ -106,6 +109,8 @@ def ensemble(text: str, p: MoodParams) -> Ensemble:
         lead, role, instrument = _NAMED[first]
         voices["lead"] = lead
         featured = {"lead"}
+        if role and _low(ws, first):  # the section's chords, not a tune above them
+            featured = set()
         if role:
             voices[role] = instrument
             featured.add(role)
@@ -137,6 +142,11 @@ def ensemble(text: str, p: MoodParams) -> Ensemble:
         voices["pad"] = "slow_strings"  # held chords at rest: the section's slow, soft bowing
     four = genre == "techno" or (genre == "chiptune" and p.arousal > 0.5)
     return Ensemble(voices, velocity, kit, genre, tuple(named), solo, four)
+
+
+def _low(ws: list[str], name: str) -> bool:
+    """Whether the text puts a register word right before the named instrument ("low strings")."""
+    return any(w in _LOW_WORDS and nxt.rstrip("s") == name.rstrip("s") for w, nxt in zip(ws, ws[1:]))
 
 
 def _step_back(role: str) -> int:
