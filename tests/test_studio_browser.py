@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from adaptive_music.audio.wav import read_wav
-from adaptive_music.bridge import Client
+from adaptive_music.bridge import Client, EngineStream
 from adaptive_music.mood.maps import EXAMPLE, EventRule, load_mood_map
 from adaptive_music.playback.feed import GeneratorSpec, render_controls
 
@@ -264,6 +264,15 @@ def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
             with Client(studio.commands, studio.events, timeout=10) as bridge:
                 status = bridge.status()
             beats = page.evaluate("window.studio.beatsDrawn")
+            # Another page (or an engine) takes the music over: this page says why it stopped, and
+            # "Listen here" takes the music back.
+            with EngineStream(studio.commands, SR) as other:
+                other.pull(1024)
+                page.wait_for_selector("#listen:not([disabled])", timeout=10_000)
+                taken = page.locator("#browser-audio").text_content()
+            page.click("#listen")
+            page.wait_for_function(f"window.studio.audio && window.studio.audio.played >= {SR}", timeout=20_000)
+            again = page.evaluate("window.studio.audio")
             browser.close()
     finally:
         studio.stop()
@@ -276,6 +285,8 @@ def test_browser_audio_pulls_the_engine_output_and_counts_underruns(tmp_path):
     _received_the_offline_render(head, SR)
     assert status["output"] == "engine" and status["position"] >= after["received"]
     assert beats > 0  # the beat grid still comes from the bridge's events
+    assert "another connection sent the latest audio_open" in taken
+    assert again["gaps"] == 0
     # The level meter moves while music plays and is flat on silence.
     assert min(playing) > 0.001 and len(set(playing)) > 3
     assert set(paused) == {0.0}

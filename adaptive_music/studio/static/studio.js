@@ -223,13 +223,15 @@ async function listen() {
   player.connect(context.destination);
   const ws = new WebSocket(`ws://${location.host}/audio`);
   ws.binaryType = "arraybuffer";
-  const asks = [];
+  const asks = [];   // pulls asked for before the stream opened
+  let opened = false;
   let ended = false;  // the studio closed the stream: its reason stays shown, Listen starts another
   const end = (reason) => {
     if (ended) return;
     ended = true;
     $("browser-audio").textContent = reason;
     if (browserAudio && browserAudio.context === context) browserAudio = null;
+    studio.audio = null;
     context.close();
     $("listen").disabled = false;
   };
@@ -240,6 +242,7 @@ async function listen() {
       const reply = JSON.parse(m.data);
       if (reply.error) { end(reply.error); return; }
       studio.audioOpen = reply;
+      opened = true;
       browserAudio = { context, player, clock: null };
       for (const ask of asks.splice(0)) ws.send(JSON.stringify(ask));
       return;
@@ -255,7 +258,7 @@ async function listen() {
   };
   player.port.onmessage = ({ data }) => {
     if (data.pull) {
-      if (studio.audioOpen) ws.send(JSON.stringify({ pull: data.pull })); else asks.push({ pull: data.pull });
+      if (opened) ws.send(JSON.stringify({ pull: data.pull })); else asks.push({ pull: data.pull });
     } else if (data.played !== undefined) {  // a beat's sample, as the worklet played it
       const beat = studio.beats.get(data.played);
       if (beat) beat.heard = contextToPage(context, data.time);
