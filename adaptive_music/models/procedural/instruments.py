@@ -257,18 +257,15 @@ def _string(tables: np.ndarray, phase_cycles: np.ndarray, sample_rate: int) -> n
 # fall-off is an ideal pluck's 1/k^2.
 _PLUCK_POINT = {"guitar": (0.18, 2.0), "harp": (0.48, 2.0), "piano": (0.12, 2.1), "pizzicato": (0.3, 2.3)}
 
-# The noise a player excites along with the tone, relative to the tone's peak: breath at a
-# flute's embouchure and in a singer's voice, bow friction on strings, lip buzz in brass.
-_NOISE_LEVEL = {"flute": 0.09, "choir": 0.06, "strings": 0.05, "violin": 0.05, "contrabass": 0.04,
-                "brass": 0.03}
-
-
-# A piano's hammer sets its soundboard ringing in its many close modes as well as the string: under
-# the partials, a noise-like sound shaped like the tone, dying faster than the strings. (level against
-# the tone's peak, decay time constant in s), fitted to FluidR3_GM's recorded piano on G2-G5, 0.05-1 s
-# after the strike: between its partials, 0.8-6.4 kHz, the spectrum sits 30-60 dB under the partials'
-# peaks; a piano of partials alone sat 40-90 dB under.
-_SOUNDBOARD = {"piano": (0.03, 0.45)}
+# The noise a player excites along with the tone: (level against the tone's peak, time constant in
+# s it dies with, or None while the tone is held). Breath at a flute's embouchure and in a singer's
+# voice, bow friction on strings and lip buzz in brass last as long as the note. A piano's hammer
+# sets its soundboard ringing in its many close modes as well as the string, dying faster than the
+# string: fitted to FluidR3_GM's recorded piano on G2-G5, 0.05-1 s after the strike, where between
+# its partials, 0.8-6.4 kHz, the spectrum sits 30-60 dB under the partials' peaks (a piano of
+# partials alone sat 40-90 dB under).
+_NOISE = {"flute": (0.09, None), "choir": (0.06, None), "strings": (0.05, None), "violin": (0.05, None),
+          "contrabass": (0.04, None), "brass": (0.03, None), "piano": (0.03, 0.45)}
 
 
 @functools.lru_cache(maxsize=256)
@@ -499,10 +496,7 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
         if ins.detune_cents:
             ratio = 2.0 ** (ins.detune_cents / 1200.0)
             wave = 0.5 * (wave + _oscillate(table, _phase(freq * ratio, t, ins.vibrato) + 0.37))
-        noise = _NOISE_LEVEL.get(ins.timbre)
-        if noise:
-            loop = turbulence(ins.timbre, brightness, pitch, sr)
-            wave += np.resize(loop, n_total) * np.float32(noise)
+        _add_player_noise(wave, ins.timbre, brightness, pitch, t, sr)
         return _fade_out(wave * _adsr(ins, duration, n_total, sr) * np.float32(gain), sr)
     # Plucks and bells decay on their own; the note's end only damps them.
     n_total = min(duration + int(ins.release * sr), int(ins.tau * 3 * sr))
@@ -525,15 +519,23 @@ def _render(instrument: int, pitch: int, duration: int, brightness: int, sample_
         mix = np.exp(t32 * np.float32(-4.0 / ins.tau))
         d = _oscillate(dark, ph)
         wave = (d + (_oscillate(bright, ph) - d) * mix) * np.exp(t32 * np.float32(-1.0 / ins.tau))
-    board = _SOUNDBOARD.get(ins.timbre)
-    if board:
-        level, decay = board
-        ring = np.resize(turbulence(ins.timbre, brightness, pitch, sr), n_total)
-        wave += ring * np.exp(t32 * np.float32(-1.0 / decay)) * np.float32(level)
+    _add_player_noise(wave, ins.timbre, brightness, pitch, t, sr)
     wave[: int(ins.attack * sr)] *= np.arange(int(ins.attack * sr), dtype=np.float32) / max(1, int(ins.attack * sr))
     if duration < n_total:  # damped once the note is let go
         wave[duration:] *= np.exp((t32[duration:] - t32[duration]) * np.float32(-5.0 / ins.release))
     return _fade_out(wave * np.float32(gain), sr)
+
+
+def _add_player_noise(wave: np.ndarray, timbre: str, brightness: int, pitch: int, t: np.ndarray, sr: int) -> None:
+    """Add to ``wave`` (in place) the noise its player excites (:data:`_NOISE`); ``t`` its times (s)."""
+    found = _NOISE.get(timbre)
+    if found is None:
+        return
+    level, decay = found
+    noise = np.resize(turbulence(timbre, brightness, pitch, sr), len(wave))
+    if decay is not None:
+        noise = noise * np.exp(t.astype(np.float32) * np.float32(-1.0 / decay))
+    wave += noise * np.float32(level)
 
 
 def _fade_out(note: np.ndarray, sample_rate: int) -> np.ndarray:
