@@ -109,11 +109,10 @@ def ensemble(text: str, p: MoodParams) -> Ensemble:
         lead, role, instrument = _NAMED[first]
         voices["lead"] = lead
         featured = {"lead"}
-        if role and _low(ws, first):  # the section's chords, not a tune above them
-            featured = set()
         if role:
             voices[role] = instrument
-            featured.add(role)
+            # "low strings": the section's chords, not a tune above them
+            featured = {role} if _low(ws, first) else {"lead", role}
         for other in leads[1:]:  # a second named instrument takes its accompanying role
             _, r2, i2 = _NAMED[other]
             if r2 and r2 not in featured:
