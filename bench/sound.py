@@ -295,8 +295,8 @@ def main() -> None:
         dist = np.sqrt(((z[:, None] - z[None]) ** 2).sum(-1))
         closest = np.min(dist + np.eye(len(z)) * 1e9)
         calm, boss = (list(moods).index(t) for t in ("calm forest at dawn, soft strings", "intense orchestral boss battle"))
-        print(f"distinctness, seed {seeds[0]}: closest pair of moods {closest:.2f} standard units apart in (onset rate, RMS, "
-              f"log centroid); calm vs boss onsets x{feats[boss, 0] / feats[calm, 0]:.1f}, "
+        print(f"distinctness, seed {seeds[0]}: closest pair of moods {closest:.2f} standard units apart in "
+              f"(onset rate, RMS, log centroid); calm vs boss onsets x{feats[boss, 0] / feats[calm, 0]:.1f}, "
               f"centroid x{2 ** (feats[boss, 2] - feats[calm, 2]):.2f}")
         live = model.default_config()
         text = "intense orchestral boss battle"
