@@ -248,10 +248,10 @@ def test_low_strings_are_the_sections_chords_not_a_tune_above_them():
     model = load_backend("procedural", soundfont="none")
     low, plain = "tense stealth, low strings", "tense stealth, strings"
     assert ensemble(low, parse_mood(low)).velocity == {**ensemble(plain, parse_mood(plain)).velocity, "lead": -3}
-    assert _notes(model, low, "lead")["velocity"].mean() < _notes(model, plain, "lead")["velocity"].mean() - 3
+    assert _notes(model, low, "lead")["velocity"].mean() < _notes(model, plain, "lead")["velocity"].mean() - 2
     assert _notes(model, low, "pad0")["velocity"].mean() > _notes(model, low, "lead")["velocity"].mean()
     other = "low drums, strings"
-    assert ensemble(other, parse_mood(other)).velocity["lead"] == 2
+    assert "lead" not in ensemble(other, parse_mood(other)).velocity
 
 
 @pytest.mark.parametrize("text, kit, lead", [("fast techno drums", "electronic", "synth_lead"),
@@ -371,11 +371,11 @@ def test_explain_mood_shows_the_ensemble():
     out = subprocess.run([sys.executable, "-m", "adaptive_music.cli.main", "explain-mood", "harp lullaby",
                           "--json"], capture_output=True, text=True, check=True).stdout
     roles = json.loads(out)["ensemble"]["roles"]
-    assert roles["lead"]["instrument"] == "harp" and roles["lead"]["velocity"] > 0
+    assert roles["lead"] == {"instrument": "harp", "velocity": 0} and roles["pad"]["velocity"] < 0
     out = subprocess.run([sys.executable, "-m", "adaptive_music.cli.main", "explain-mood", "tense stealth, low strings",
                           "--json"], capture_output=True, text=True, check=True).stdout
     roles = json.loads(out)["ensemble"]["roles"]
-    assert roles["pad"] == {"instrument": "strings", "velocity": 2} and roles["lead"]["velocity"] < 0
+    assert roles["pad"] == {"instrument": "strings", "velocity": 0} and roles["lead"]["velocity"] < 0
 
 
 def test_cli_render_with_a_missing_font_is_a_usage_error(tmp_path):

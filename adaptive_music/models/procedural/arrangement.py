@@ -55,8 +55,6 @@ STEP_BACK = -3
 """Velocity steps (of 15) taken off the roles the text does not call for, when it names instruments."""
 BASS_STEP_BACK = -1
 """The bass steps back less: it keeps the floor (the lowest octaves) under the named instrument."""
-FEATURE = 2
-"""Velocity steps added to the named instrument's roles."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,12 +126,13 @@ def ensemble(text: str, p: MoodParams) -> Ensemble:
                 keep |= {"bass", "pad"}
             voices = {r: v for r, v in voices.items() if r in keep}
         else:
-            for r in ROLES:
-                velocity[r] = FEATURE if r in featured else _step_back(r)
+            # The named instrument keeps its level and the rest make room, as a mix engineer pulls the
+            # band down under a solo rather than pushing the solo over it.
+            velocity.update({r: _step_back(r) for r in ROLES if r not in featured})
     if "drums" in named and "drums" in voices:
-        if not leads:  # the drums are what the text asks for: the rest accompanies them
+        if not leads:  # the drums are what the text asks for: the rest make room for them
             velocity.update({r: _step_back(r) for r in ROLES})
-        velocity["drums"] = FEATURE
+        velocity.pop("drums", None)  # named, they keep their level
     if genre == "orchestral" and "drums" not in named:
         # An orchestra's percussion punctuates; the brass and strings carry the music.
         velocity.setdefault("drums", _step_back("drums"))
