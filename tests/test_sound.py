@@ -234,9 +234,12 @@ def test_solo_piano_is_a_piano_alone():
 
 
 def test_named_instrument_leads_and_the_rest_steps_back():
+    # The named flute plays the melody at the level the unnamed mood's melody has; the band
+    # makes room for it by stepping back.
     model = load_backend("procedural", soundfont="none")
     lead = _notes(model, "gentle flute melody", "lead")
     assert {INSTRUMENTS[i].name for i in lead["instrument"]} == {"flute"}
+    assert np.array_equal(lead["velocity"], _notes(model, "gentle melody", "lead")["velocity"])
     plain = _notes(model, "gentle melody", "pad0")
     quiet = _notes(model, "gentle flute melody", "pad0")
     assert quiet["velocity"].mean() < plain["velocity"].mean() - 2
