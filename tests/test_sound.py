@@ -277,6 +277,28 @@ def fluidr3_notes(sampled):
     return sampled._synth.cache
 
 
+def test_a_sampled_melody_keeps_its_level_from_key_to_key(fluidr3_notes):
+    # FluidR3_GM's piano and harp are sampled with two spaced microphones, and each octave of a
+    # preset is calibrated on its G. The microphones summed to mono cancelled (the piano's B4 lost
+    # 6.5 dB), and a melody crossing from one octave's calibration to the next jumped: B4 to C5 by
+    # 11.7 dB on the piano, B5 to C6 by 11.4 dB on the harp. From G3 to F#6 every key is now within
+    # 5.5 dB of its neighbour (as the font's own samples are) and of the built-in voice's level.
+    from adaptive_music.models.procedural.instruments import INSTRUMENT, NoteCache
+
+    builtin = NoteCache(SR)
+
+    def loudness(note: np.ndarray) -> float:
+        second = np.pad(note, (0, SR))[:SR]
+        return integrated_loudness(np.stack([second, second], 1), SR)
+
+    for name in ("piano", "harp"):
+        keys = range(55, 91)
+        sampled = np.array([loudness(fluidr3_notes.get(INSTRUMENT[name], k, SR // 2, 3)) for k in keys])
+        ours = np.array([loudness(builtin.get(INSTRUMENT[name], k, SR // 2, 3)) for k in keys])
+        assert np.max(np.abs(np.diff(sampled))) < 5.5, name
+        assert np.max(np.abs(sampled - ours)) < 5.5, name
+
+
 def test_the_builtin_kits_are_balanced_as_the_recorded_kits(fluidr3_notes):
     # Each built-in drum's energy against its kit's kick is the font's recorded kit's, within
     # 3.5 dB (the timpani and the rim stop at a full-scale hit); the crash sits 3-6 dB under:
