@@ -68,7 +68,8 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("brass", "sustain", attack=0.05, decay=0.25, sustain=0.75, release=0.2, vibrato=0.002, detune_cents=4, level=0.75, gm=(0, 61, -1)),
     Instrument("synth_lead", "sustain", attack=0.01, decay=0.15, sustain=0.7, release=0.12, vibrato=0.004, level=0.55, gm=(0, 81, -1)),
     Instrument("violin", "sustain", attack=0.08, decay=0.2, sustain=0.85, release=0.25, vibrato=0.006, level=0.75, gm=(0, 40, -1)),
-    Instrument("synth_bass", "sustain", attack=0.005, decay=0.2, sustain=0.7, release=0.08, level=0.9, gm=(0, 38, -1)),
+    # General MIDI's synth bass 2, as FluidR3_GM records it, is plucked: 12 dB down 0.35 s after its attack.
+    Instrument("synth_bass", "pluck", attack=0.005, release=0.08, tau=0.25, level=1.3, gm=(0, 38, -1)),
     Instrument("contrabass", "sustain", attack=0.06, decay=0.3, sustain=0.8, release=0.3, level=0.75, gm=(0, 43, -1)),
     Instrument("pizzicato", "pluck", attack=0.002, release=0.15, tau=0.35, level=1.0, gm=(0, 45, -1)),
     Instrument("marimba", "pluck", attack=0.001, release=0.2, tau=0.45, level=0.8, gm=(0, 12, -1)),
