@@ -299,6 +299,20 @@ def test_a_sampled_melody_keeps_its_level_from_key_to_key(fluidr3_notes):
         assert np.max(np.abs(sampled - ours)) < 5.5, name
 
 
+def test_a_key_next_to_an_octave_the_font_does_not_play_keeps_its_level(fluidr3_notes):
+    # FluidR3_GM's string section has no sample at G8, where its top octave is calibrated. The
+    # gain between G7 and G8 holds at G7's: G#7-B7 stay within 3 dB of the built-in strings (taken
+    # toward an uncalibrated G8 they fell 2-6 LU, 3.5 dB in this measure on A7).
+    from adaptive_music.models.procedural.instruments import INSTRUMENT, NoteCache
+
+    assert fluidr3_notes.voices.calibrate(0, 48, 12 * 8 + 7, 76, -19.0)[0] is None  # nothing at G8 to level
+    builtin = NoteCache(SR)
+    for key in range(92, 96):
+        sampled, ours = (np.sqrt(np.mean(np.square(c.get(INSTRUMENT["strings"], key, SR // 2, 3)[:SR // 2],
+                                                   dtype=np.float64))) for c in (fluidr3_notes, builtin))
+        assert abs(20 * np.log10(sampled / ours)) < 3, key
+
+
 def test_the_synth_bass_is_plucked_as_the_recorded_one(fluidr3_notes):
     # General MIDI's synth bass 2, as FluidR3_GM records it, falls about 12 dB from 0.1 to 0.45 s
     # after its attack; the built-in one held a steady tone (and the tagger heard the techno mood's

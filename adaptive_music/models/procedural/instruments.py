@@ -673,20 +673,30 @@ class NoteCache:
         # its timpani: let go at once, the drum-machine kick fell 30 dB in 0.06 s instead of 0.28 s).
         hold, tail = (tail, 0) if drum else (max(1, duration), tail)
         velocity, presence_db = sampled_velocity(brightness), None if drum else presence.target_db(brightness)
-        note = self.voices.render(bank, program, pitch if key < 0 else key, velocity, hold, tail, presence_db)
-        if not drum:
-            # The preset plays at the level of the built-in voice it stands in for, so a mood is
-            # mixed alike by both renderers (a decaying piano or harp is not turned down to a
-            # held string's level, nor a solo piano 3 dB quieter than the built-in one). Both are
-            # measured on each octave's G; between two G's the gain goes in a straight line (in dB),
-            # so a melody crossing from one octave's calibration to the next does not jump.
-            def gain_db(octave: int) -> float:
-                calibrated, _ = self.voices.calibrate(bank, program, 12 * octave + 7, velocity, presence_db)
-                level = builtin_level(instrument, octave, brightness, self.sample_rate)
-                return 20 * math.log10(calibrated * level / self.voices.reference_rms)
-
-            below = min(max((pitch - 7) // 12, _OCTAVE_PROBES[0] // 12), _OCTAVE_PROBES[-1] // 12 - 1)
-            t = min(max((pitch - 7 - 12 * below) / 12, 0.0), 1.0)
-            own, _ = self.voices.calibrate(bank, program, pitch, velocity, presence_db)
-            note = note * np.float32(10 ** (((1 - t) * gain_db(below) + t * gain_db(below + 1)) / 20) / own)
+        gain = None if drum else self._sampled_gain(instrument, bank, program, pitch, velocity, presence_db, brightness)
+        note = self.voices.render(bank, program, pitch if key < 0 else key, velocity, hold, tail, presence_db, gain)
         return _fade_out(note, self.sample_rate)
+
+    def _sampled_gain(self, instrument: int, bank: int, program: int, pitch: int, velocity: int,
+                      presence_db: float, brightness: int) -> float:
+        """The gain that plays a sampled preset's note at the level of the built-in voice it stands
+        in for, so a mood is mixed alike by both renderers (a decaying piano or harp is not turned
+        down to a held string's level, nor a solo piano 3 dB quieter than the built-in one).
+
+        Both are measured on each octave's G; between two G's the gain goes in a straight line
+        (in dB), so a melody crossing from one octave's calibration to the next does not jump. A G
+        the font has no sample at (a double bass's G4) is left out: the gain holds at the other."""
+        def gain_db(octave: int) -> float | None:
+            calibrated, _ = self.voices.calibrate(bank, program, 12 * octave + 7, velocity, presence_db)
+            if calibrated is None:
+                return None
+            return 20 * math.log10(calibrated * builtin_level(instrument, octave, brightness, self.sample_rate)
+                                   / self.voices.reference_rms)
+
+        below = min(max((pitch - 7) // 12, _OCTAVE_PROBES[0] // 12), _OCTAVE_PROBES[-1] // 12 - 1)
+        t = min(max((pitch - 7 - 12 * below) / 12, 0.0), 1.0)
+        low, high = gain_db(below), gain_db(below + 1)
+        low, high = (high if low is None else low), (low if high is None else high)
+        if low is None:  # the font has nothing around this key: its own level, taken to the voice's
+            return builtin_level(instrument, pitch // 12, brightness, self.sample_rate) / self.voices.reference_rms
+        return 10 ** (((1 - t) * low + t * high) / 20)

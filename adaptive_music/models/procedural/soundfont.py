@@ -184,7 +184,7 @@ class SampledVoices:
         """Write every calibration computed so far to :func:`calibration_file` (atomically; a
         failure to write costs only the time to compute them again in the next process)."""
         saved = {"font": str(self.path), "sample_rate": self.sample_rate,
-                 "calibrations": [[*k, float(gain), None if eq is None else float(eq)]
+                 "calibrations": [[*k, None if gain is None else float(gain), None if eq is None else float(eq)]
                                   for k, (gain, eq) in list(self._calibrations.items())],
                  "eqs": [[*k, float(gain)] for k, gain in list(self._eqs.items())]}
         tmp = self._file.with_name(f"{self._file.name}.{os.getpid()}.tmp")
@@ -209,9 +209,10 @@ class SampledVoices:
         return buf
 
     def calibrate(self, bank: int, program: int, key: int, velocity: int,
-                  presence_db: float | None) -> tuple[float, float | None]:
+                  presence_db: float | None) -> tuple[float | None, float | None]:
         """(gain, presence EQ in dB or None) for a preset, per octave and velocity: the gain
-        staging and channel EQ a producer sets per track.
+        staging and channel EQ a producer sets per track. The gain is None where the font has
+        nothing to measure (no sample sounds at the probe key).
 
         The gain brings the preset to one reference level (drums by their peak, pitched
         presets by the RMS of a note's first half second, :attr:`reference_rms`, from which
@@ -232,7 +233,7 @@ class SampledVoices:
             if eq is not None:
                 probe = _equalise(probe, eq, self.sample_rate)
             level = np.max(np.abs(probe)) / 4 if bank == 128 else np.sqrt(np.mean(probe ** 2))
-            gain = self.reference_rms / level if level > 1e-4 else 1.0  # a silent zone stays silent
+            gain = self.reference_rms / level if level > 1e-4 else None
             found = self._calibrations[cache_key] = (gain, eq)
         return found
 
@@ -254,10 +255,13 @@ class SampledVoices:
             return self._note(bank, program, key, velocity, self.sample_rate // 2, 0).astype(np.float64)
 
     def render(self, bank: int, program: int, key: int, velocity: int, hold: int, tail: int,
-               presence_db: float | None = None) -> np.ndarray:
-        """One note, calibrated (see :meth:`calibrate`): held ``hold`` samples (rounded up
-        to FluidSynth's block), then ``tail`` samples of release."""
-        gain, eq = self.calibrate(bank, program, key, velocity, presence_db)
+               presence_db: float | None = None, gain: float | None = None) -> np.ndarray:
+        """One note, held ``hold`` samples (rounded up to FluidSynth's block), then ``tail``
+        samples of release, through its presence EQ, at ``gain`` (None: calibrated, see
+        :meth:`calibrate`; a key the font has nothing at plays at the font's own level)."""
+        calibrated, eq = self.calibrate(bank, program, key, velocity, presence_db)
+        if gain is None:
+            gain = 1.0 if calibrated is None else calibrated
         with self._lock:
             note = self._note(bank, program, key, velocity, hold, tail)
         if eq is not None:
