@@ -196,6 +196,49 @@ def test_mastering_holds_the_ceiling_and_ignores_call_sizes():
     assert np.array_equal(soft_limit(quiet), quiet)  # below the knee: untouched
 
 
+def test_the_leveler_moves_a_mix_half_way_and_never_leaves_it_outside_the_window():
+    from adaptive_music.engine.master import leveling_gain_db
+
+    def lands(lufs):
+        return lufs + leveling_gain_db(lufs)
+
+    assert lands(-17.0) == pytest.approx(-16.5) and lands(-15.0) == pytest.approx(-15.5)  # half way
+    assert lands(-21.0) == pytest.approx(-17.0) and lands(-11.0) == pytest.approx(-15.0)  # held in the window
+    assert lands(-40.0) == pytest.approx(-28.0)  # no more than 12 dB up
+
+
+@pytest.mark.parametrize("freq", [45.0, 110.0, 1000.0, 4000.0])
+def test_the_leveler_hears_a_tone_as_a_loudness_meter_does(freq):
+    # The leveler had weighted the bass with a steeper high-pass than BS.1770's, so a 45-Hz
+    # tone counted 2.7 dB louder than a meter reads it, and a bass-heavy mix was left quiet.
+    from adaptive_music.audio.measures import integrated_loudness
+    from adaptive_music.engine.master import Leveler, leveling_gain_db
+
+    t = np.arange(SR * 16) / SR
+    tone = np.sin(2 * np.pi * freq * t)
+    tone = np.stack([tone, tone], 1).astype(np.float32)
+    tone *= 10 ** ((-23.0 - integrated_loudness(tone, SR)) / 20)  # -23 LUFS, as a meter reads it
+    out = Leveler(SR, 2).process(tone)
+    assert integrated_loudness(out[SR * 10 :], SR) == pytest.approx(-23.0 + leveling_gain_db(-23.0), abs=0.1)
+
+
+def test_a_loud_first_downbeat_does_not_hold_the_leveler_down():
+    # The first block alone had stood for the loudness of the next three seconds: a piece that
+    # opened on a loud chord played its bars from 3 to 5 s 8 LU under where it settled. Now the
+    # chord counts for its own length, as it would on a 3-s loudness meter.
+    from adaptive_music.audio.measures import integrated_loudness
+    from adaptive_music.engine.master import Leveler, leveling_gain_db
+
+    rng = np.random.default_rng(2)
+    music = rng.standard_normal((SR * 8, 2)).astype(np.float32)
+    music *= 10 ** ((-23.0 - integrated_loudness(music, SR)) / 20)
+    music[: SR // 10] *= 10 ** (15 / 20)  # the opening chord, 15 dB above the rest
+    out = Leveler(SR, 2).process(music)
+    settled = -23.0 + leveling_gain_db(-23.0)
+    assert integrated_loudness(out[SR * 3 : SR * 5], SR) > settled - 3.0
+    assert integrated_loudness(out[SR * 6 :], SR) == pytest.approx(settled, abs=1.0)
+
+
 def test_live_change_is_taken_within_a_hop_not_after_it():
     from adaptive_music.models.procedural import ProceduralModel
 

@@ -147,6 +147,18 @@ def test_the_loop_is_its_notes_played_on_and_on():
     assert error_db < -80, error_db
 
 
+def test_a_quiet_mood_is_mastered_into_the_loudness_window_as_the_live_stream_is():
+    from adaptive_music.audio.measures import integrated_loudness
+    from adaptive_music.stems.render import PEAK_CEILING, master_gain
+
+    rng = np.random.default_rng(4)
+    mix = rng.standard_normal((48000 * 4, 2)) * 0.01
+    mix *= 10 ** ((-24.0 - integrated_loudness(mix, 48000)) / 20)
+    gain = master_gain(mix, 48000, [float(np.abs(mix).max())])
+    assert integrated_loudness(mix * gain, 48000) == pytest.approx(-17.0, abs=0.01)  # half way would be -20
+    assert master_gain(mix, 48000, [0.8]) == pytest.approx(PEAK_CEILING / 0.8)  # a part's peak caps the gain
+
+
 def test_layers_sum_to_the_mix(wav_build):
     manifest = load_manifest(wav_build)
     for mood in manifest["moods"].values():

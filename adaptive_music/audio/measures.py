@@ -85,11 +85,21 @@ def _impulse_response(sections: list[tuple[np.ndarray, np.ndarray]], tail: float
     # Sample the frequency response densely enough that time aliasing is
     # below ``tail`` too, then go back to the time domain.
     n = 1 << (4 * length - 1).bit_length()
-    z = np.exp(-1j * np.linspace(0.0, math.pi, n // 2 + 1))
+    return np.fft.irfft(_response(sections, np.linspace(0.0, math.pi, n // 2 + 1)), n)[:length]
+
+
+def _response(sections: list[tuple[np.ndarray, np.ndarray]], omega: np.ndarray) -> np.ndarray:
+    """Complex response of cascaded biquads at angular frequencies ``omega`` (radians per sample)."""
+    z = np.exp(-1j * omega)
     response = np.ones_like(z)
     for b, a in sections:
         response *= np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
-    return np.fft.irfft(response, n)[:length]
+    return response
+
+
+def k_weighting_power(freqs: np.ndarray, sample_rate: float) -> np.ndarray:
+    """Power gain of the K-weighting filter at ``freqs`` (Hz): what a loudness meter counts of each frequency."""
+    return np.abs(_response(k_weighting(sample_rate), 2 * math.pi * np.asarray(freqs, float) / sample_rate)) ** 2
 
 
 def _convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..audio.measures import k_weighting_power
+
 CEILING = 10 ** (-0.3 / 20)  # -0.3 dBFS: nothing ever goes above this
 KNEE = 0.7
 # The leveler looks at every 4th sample: music's loudness lives well below 6 kHz
@@ -23,42 +25,47 @@ def soft_limit(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def k_weight_gain(freqs: np.ndarray) -> np.ndarray:
-    """Power response of the BS.1770 K-weighting curve (shelf + high-pass), from its analog prototype."""
-    f = np.maximum(freqs, 1.0)
-    shelf_db = 4.0 / (1.0 + (1681.0 / f) ** 2)  # about +4 dB above ~1.7 kHz
-    highpass = 1.0 / (1.0 + (38.0 / f) ** 4)
-    return 10 ** (shelf_db / 10) * highpass
+TARGET_LUFS = -16.0
+STRENGTH = 0.5
+WINDOW_LU = 1.0
+MAX_GAIN_DB = 12.0
+
+
+def leveling_gain_db(loudness: float) -> float:
+    """The gain (dB) for a mix measured at ``loudness`` LUFS.
+
+    It takes the mix STRENGTH of the way to TARGET_LUFS, so a battle stays
+    louder than a lullaby, and further where that would leave the mix more
+    than WINDOW_LU away: every mood keeps to the loudness a game's mixer is
+    set up for (-16 LUFS within 2 LU, with room for the measure's spread).
+    """
+    offset = float(np.clip((1 - STRENGTH) * (loudness - TARGET_LUFS), -WINDOW_LU, WINDOW_LU))
+    return float(np.clip(TARGET_LUFS + offset - loudness, -MAX_GAIN_DB, MAX_GAIN_DB))
 
 
 class Leveler:
-    """Keeps short-term loudness near a target with slow, causal gain changes.
-
-    It corrects only ``strength`` of the distance to the target, so a loud
-    battle stays louder than a quiet cave while both stay near the target.
+    """Keeps short-term loudness near the target with slow, causal gain changes
+    (see ``leveling_gain_db`` for how far it corrects).
 
     Loudness is measured per block (a frame of the output) in the frequency
-    domain with K-weighting, integrated over about 3 s, gated against
-    silence. The gain for each block is decided before the block starts and
-    ramped linearly across it, so the result does not depend on how the
-    stream is cut into calls.
+    domain with the K-weighting of a loudness meter, integrated over about
+    3 s, gated against silence. The gain for each block is decided before the
+    block starts and ramped linearly across it, so the result does not depend
+    on how the stream is cut into calls.
     """
 
-    def __init__(self, sample_rate: int, channels: int, target_lufs: float = -16.0,
-                 block: int | None = None, max_gain_db: float = 12.0, initial_gain_db: float = 0.0,
-                 strength: float = 0.5):
+    def __init__(self, sample_rate: int, channels: int, block: int | None = None):
         self.block = block or sample_rate // 10
-        self.target = target_lufs
-        self.max_gain_db = max_gain_db
-        self.strength = strength
-        self._kw = k_weight_gain(np.fft.rfftfreq(self.block // _DECIMATE, _DECIMATE / sample_rate)).astype(np.float32)
+        self._kw = k_weighting_power(np.fft.rfftfreq(self.block // _DECIMATE, _DECIMATE / sample_rate),
+                                     sample_rate).astype(np.float32)
         self._window = np.hanning(self.block).astype(np.float32)
         self._ramp = np.arange(self.block, dtype=np.float32) / self.block
         self._norm = 1.0 / float(np.sum(self._window[::_DECIMATE] ** 2))
         self._pending = np.zeros((self.block, channels), np.float32)
-        self._energy: float | None = None
-        self._gain_db = initial_gain_db
-        self._next_gain_db = initial_gain_db
+        self._energy = 0.0
+        self._measured = 0  # blocks in the loudness so far
+        self._gain_db = 0.0
+        self._next_gain_db = 0.0
         self._pos_in_block = 0
         rate = sample_rate / self.block
         self._smooth = np.exp(-1.0 / (3.0 * rate))  # ~3 s loudness integration
@@ -101,7 +108,10 @@ class Leveler:
         self._gain_db = self._next_gain_db
         if power <= 10 ** ((-60 + 0.691) / 10):  # silence gate: hold the gain
             return
-        self._energy = power if self._energy is None else self._smooth * self._energy + (1 - self._smooth) * power
+        # Until ~3 s are heard, the loudness is the plain mean of what has been: the first
+        # blocks (often a downbeat's attack) do not stand for the seconds after them.
+        keep = min(self._smooth, self._measured / (self._measured + 1))
+        self._energy = keep * self._energy + (1 - keep) * power
+        self._measured += 1
         loudness = -0.691 + 10 * np.log10(self._energy)
-        want = float(np.clip(self.strength * (self.target - loudness), -self.max_gain_db, self.max_gain_db))
-        self._next_gain_db = self._gain_smooth * self._gain_db + (1 - self._gain_smooth) * want
+        self._next_gain_db = self._gain_smooth * self._gain_db + (1 - self._gain_smooth) * leveling_gain_db(loudness)

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ..audio.measures import integrated_loudness
+from ..engine.master import leveling_gain_db
 from ..models.procedural import ProceduralModel
 from ..models.procedural.stingers import render_stinger
 from ..models.procedural.synth import Synth
@@ -25,7 +26,6 @@ TAIL_SECONDS = 12.0
 The longest note (a held bar at 60 bpm) plus its release end within 7 s and
 the longest reverb (3.6 s to fall 60 dB) takes the rest below -90 dB."""
 
-TARGET_LUFS = -16.0
 PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for the lossy codec's overshoot
 
 
@@ -97,10 +97,10 @@ def fold(audio: np.ndarray, period: int) -> np.ndarray:
 
 
 def master_gain(mix: np.ndarray, sample_rate: int, peaks: list[float]) -> float:
-    """One fixed gain for everything of a mood: half way to the loudness target,
-    as the live leveler does, and never above the peak ceiling of any part."""
+    """One fixed gain for everything of a mood: the live leveler's correction
+    (``leveling_gain_db``), and never above the peak ceiling of any part."""
     loudness = integrated_loudness(mix, sample_rate)
-    gain_db = 0.0 if not math.isfinite(loudness) else float(np.clip(0.5 * (TARGET_LUFS - loudness), -12, 12))
+    gain_db = leveling_gain_db(loudness) if math.isfinite(loudness) else 0.0
     gain = 10 ** (gain_db / 20)
     peak = max(peaks) if peaks else 0.0
     if peak * gain > PEAK_CEILING:
