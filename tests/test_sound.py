@@ -466,3 +466,33 @@ def test_cli_play_with_a_missing_font_is_a_usage_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "adaptive_music.cli.main", "play", "--mood", "calm", "--seconds", "1",
                         "--soundfont", str(tmp_path / "no.sf2")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "SoundFont not found" in r.stderr
+
+
+def test_a_key_the_font_has_no_sample_at_is_played_by_the_built_in_voice_and_reported(sampled, caplog):
+    # FluidR3_GM's double bass ends at A3: a note above it had played silent, with no notice.
+    from adaptive_music.models.procedural.instruments import INSTRUMENT
+    from adaptive_music.models.procedural.tokens import Note, pack_note
+
+    if os.path.basename(sampled.soundfont) != "FluidR3_GM.sf2":
+        pytest.skip("the keys a font has samples at are its own")
+    model = load_backend("procedural", soundfont=sampled.soundfont)
+    state = model.initial_state(model.default_config(), seed=1)
+
+    def bass_note(pitch: int) -> np.ndarray:
+        tokens = np.zeros((100, len(TRACK)), np.int64)
+        tokens[0, TRACK["bass"]] = pack_note(Note(pitch, 12, SR // 2, 0, INSTRUMENT["contrabass"], 4))
+        return model.decode(tokens, state)
+
+    def rms_db(audio: np.ndarray) -> float:
+        return 10 * np.log10(np.mean(audio.astype(np.float64) ** 2))
+
+    recorded = bass_note(57)  # A3, the font's top key
+    assert model.renderer_fallback is None
+    with caplog.at_level("WARNING"):
+        stand_in, again = bass_note(58), bass_note(58)
+    assert abs(rms_db(stand_in) - rms_db(recorded)) < 3.0  # heard, at the level of its neighbour
+    assert np.array_equal(stand_in, again)
+    assert [r.getMessage() for r in caplog.records if "no sample" in r.getMessage()] == [
+        "FluidR3_GM.sf2 has no sample for contrabass at MIDI key 58: the built-in voice plays it"]
+    assert model.renderer_fallback == ("FluidR3_GM.sf2 has no sample for contrabass at MIDI keys 58: "
+                                       "the built-in voice plays those notes")

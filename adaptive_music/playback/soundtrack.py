@@ -258,7 +258,7 @@ class Soundtrack:
         ``engine_rate``, stream ``position`` and ``pulls``), what plays it (``host``) and
         the silence it let through (``holes``, ``lost_seconds``, ``longest_hole``). The
         procedural backend adds its ``renderer`` (``sampled`` or ``builtin``); a missing
-        SoundFont is a fallback too."""
+        SoundFont is a fallback too, and so are keys the font has no sample at."""
         heard = self.beats.last
         playback = self.playback
         error = self.feed.error

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import logging
 import os
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -61,15 +62,24 @@ class ProceduralModel:
         self.sample_rate = sample_rate
         self.channels = channels
         self.spf = int(round(sample_rate / self.frame_rate))
-        voices, self.renderer_notice, self.renderer_fallback = _voices(soundfont, sample_rate)
+        voices, self.renderer_notice, self._font_fallback = _voices(soundfont, sample_rate)
         self.renderer = "builtin" if voices is None else "sampled"
         """Which instruments play: ``"sampled"`` (a SoundFont) or ``"builtin"`` (the synthesizer)."""
-        # renderer_fallback: why the built-in synthesizer plays when a font was looked for and none
-        # was usable (logged, and reported as a fallback in a Soundtrack's status); else None.
         self.soundfont = None if voices is None else str(voices.path)
         self._synth = Synth(sample_rate, self.spf, channels, voices)
         # Sampled notes are slow to render cold: a thread renders them before they are heard.
         self._prefetch = None if voices is None else Prefetcher(self._synth.cache, sample_rate)
+
+    @property
+    def renderer_fallback(self) -> str | None:
+        """Why the built-in synthesizer plays where a font was looked for: no usable font, or
+        keys the font has no sample at, which it plays for the font (each logged when first
+        met, and reported as a fallback in a Soundtrack's status); None when the font plays all."""
+        stand_ins = self._synth.cache.stand_ins()
+        if self._font_fallback or not stand_ins:
+            return self._font_fallback
+        keys = "; ".join(f"{name} at MIDI keys {', '.join(map(str, k))}" for name, k in stand_ins.items())
+        return f"{Path(self.soundfont).name} has no sample for {keys}: the built-in voice plays those notes"
 
     def default_config(self) -> StreamConfig:
         # Context covers the longest note (a held bar at 60 bpm plus release),

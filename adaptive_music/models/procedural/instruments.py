@@ -561,6 +561,8 @@ def sampled_velocity(brightness: int) -> int:
     return 40 + 12 * brightness
 
 
+_SILENT = 1e-5  # -100 dBFS: a sampled note this quiet had no sample to play
+
 _OCTAVE_PROBES = tuple(12 * octave for octave in range(1, 9))  # C1..C8: every octave a note can be in
 _TOM_KEYS = (41, 43, 45, 47, 48, 50)  # General MIDI's toms, which the composer plays by pitch
 
@@ -584,7 +586,13 @@ class NoteCache:
         self.hits = 0
         self.misses = 0
         """Notes :meth:`get` had to render (or wait for) itself."""
+        self._stand_ins: dict[str, set[int]] = {}
         self._calibrate_all()
+
+    def stand_ins(self) -> dict[str, list[int]]:
+        """Keys the SoundFont has no sample at, by instrument, that the built-in voice has played."""
+        with self._lock:
+            return {name: sorted(keys) for name, keys in self._stand_ins.items()}
 
     def tail_samples(self, instrument: int) -> int:
         """Samples a note of ``instrument`` lasts beyond its duration, at most."""
@@ -675,6 +683,16 @@ class NoteCache:
         velocity, presence_db = sampled_velocity(brightness), None if drum else presence.target_db(brightness)
         gain = None if drum else self._sampled_gain(instrument, bank, program, pitch, velocity, presence_db, brightness)
         note = self.voices.render(bank, program, pitch if key < 0 else key, velocity, hold, tail, presence_db, gain)
+        if not np.abs(note).max(initial=0.0) > _SILENT:
+            # The font has no sample at this key (FluidR3_GM's double bass ends at A3): the note
+            # is played, by the built-in voice at the level it is calibrated to, and said so.
+            with self._lock:
+                first = pitch not in self._stand_ins.setdefault(ins.name, set())
+                self._stand_ins[ins.name].add(pitch)
+            if first:
+                log.warning("%s has no sample for %s at MIDI key %d: the built-in voice plays it",
+                            self.voices.path.name, ins.name, pitch)
+            return _render(instrument, pitch, duration, brightness, self.sample_rate)
         return _fade_out(note, self.sample_rate)
 
     def _sampled_gain(self, instrument: int, bank: int, program: int, pitch: int, velocity: int,
