@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from adaptive_music import Mood, MoodChange, load_backend, render
-from adaptive_music.audio.measures import integrated_loudness, peak_dbfs
+from adaptive_music.audio.measures import integrated_loudness, peak_dbfs, rms_dbfs
 from adaptive_music.audio.timbre import band_share_db, octave_balance_db, power_share_db, spectral_contrast
 from adaptive_music.models.procedural import SoundFontError
 from adaptive_music.models.procedural.arrangement import ensemble
@@ -182,8 +182,8 @@ def _live_status(**options) -> dict:
     from adaptive_music.playback.device import ClockedFileSink
     from adaptive_music.playback.soundtrack import Soundtrack
 
-    music = Soundtrack(seed=1, mood="calm exploration", sink=ClockedFileSink(None), seconds=0.5, process=False,
-                       **options)
+    options.setdefault("mood", "calm exploration")
+    music = Soundtrack(seed=1, sink=ClockedFileSink(None), seconds=0.5, process=False, **options)
     with music:
         assert music.wait(timeout=20)
         return music.status()
@@ -483,16 +483,27 @@ def test_a_key_the_font_has_no_sample_at_is_played_by_the_built_in_voice_and_rep
         tokens[0, TRACK["bass"]] = pack_note(Note(pitch, 12, SR // 2, 0, INSTRUMENT["contrabass"], 4))
         return model.decode(tokens, state)
 
-    def rms_db(audio: np.ndarray) -> float:
-        return 10 * np.log10(np.mean(audio.astype(np.float64) ** 2))
-
     recorded = bass_note(57)  # A3, the font's top key
     assert model.renderer_fallback is None
     with caplog.at_level("WARNING"):
         stand_in, again = bass_note(58), bass_note(58)
-    assert abs(rms_db(stand_in) - rms_db(recorded)) < 3.0  # heard, at the level of its neighbour
+    assert abs(rms_dbfs(stand_in) - rms_dbfs(recorded)) < 3.0  # heard, at the level of its neighbour
     assert np.array_equal(stand_in, again)
     assert [r.getMessage() for r in caplog.records if "no sample" in r.getMessage()] == [
         "FluidR3_GM.sf2 has no sample for contrabass at MIDI key 58: the built-in voice plays it"]
     assert model.renderer_fallback == ("FluidR3_GM.sf2 has no sample for contrabass at MIDI keys 58: "
                                        "the built-in voice plays those notes")
+
+
+def test_a_live_soundtrack_reports_the_keys_its_generator_played_without_a_sample(sampled, monkeypatch):
+    # The generator builds its own model (in a thread here, a process by default): the keys are
+    # reported from there, not from the model the Soundtrack keeps to check mood texts.
+    from adaptive_music.models.procedural import composer
+
+    if os.path.basename(sampled.soundfont) != "FluidR3_GM.sf2":
+        pytest.skip("the keys a font has samples at are its own")
+    monkeypatch.setitem(composer._LOWEST, "contrabass", 58)  # a bass line written above the font's A3
+    status = _live_status(mood="gentle flute melody", soundfont=sampled.soundfont)
+    assert status["renderer"] == "sampled" and status["underruns"] == 0
+    assert status["fallback"].startswith("FluidR3_GM.sf2 has no sample for contrabass at MIDI keys ")
+    assert status["fallback"].endswith(": the built-in voice plays those notes")

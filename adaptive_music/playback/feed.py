@@ -122,10 +122,12 @@ class Coalescer:
 def generator_source(gen: StreamingGenerator, calls: Coalescer, on_applied: Callable[[Control], None],
                      on_markers: Callable[[list[Marker]], None],
                      on_transitions: Callable[[list[Transition]], None],
-                     on_backend: Callable[[str, str | None], None]) -> Callable[[], np.ndarray]:
+                     on_backend: Callable[[str, str | None, str | None], None]) -> Callable[[], np.ndarray]:
     """A block source: applies waiting control calls, then pulls the next block, its beats
-    and the mood transitions it starts or ends. ``on_backend(name, fallback)`` hears of the
-    backend at the start and whenever the generator falls back to another."""
+    and the mood transitions it starts or ends. ``on_backend(name, failure, renderer)`` hears of
+    the backend at the start, whenever the generator falls back to another, and whenever the
+    backend's own renderer fallback changes (a procedural model's ``renderer_fallback``: no
+    SoundFont, or keys the font has no sample at), as this model, not the caller's, meets it."""
     playing: list = []
 
     def next_block() -> np.ndarray:
@@ -143,9 +145,10 @@ def generator_source(gen: StreamingGenerator, calls: Coalescer, on_applied: Call
         transitions = gen.take_transitions()
         if transitions:
             on_transitions(transitions)
-        if playing != [gen.backend, gen.failure]:
-            playing[:] = [gen.backend, gen.failure]
-            on_backend(gen.backend, gen.failure)
+        now = [gen.backend, gen.failure, getattr(gen.model, "renderer_fallback", None)]
+        if playing != now:
+            playing[:] = now
+            on_backend(*now)
         return block
 
     return next_block
@@ -182,8 +185,8 @@ class ThreadFeed:
         self.player = Player(self.ring, sample_rate, output)
         self.playback = self.player.playback
         self._calls = Coalescer()
-        self.backend: tuple[str, str | None] | None = None
-        """(backend name, fallback reason) as the generator last reported them."""
+        self.backend: tuple[str, str | None, str | None] | None = None
+        """(backend name, why it failed over, its renderer's fallback) as the generator last reported them."""
         source = generator_source(spec.build(), self._calls, on_applied, on_markers, on_transitions,
                                   self._set_backend)
         self._producer = Producer(source, self.ring, target_frames, limit_frames)
@@ -202,8 +205,8 @@ class ThreadFeed:
         """Have the generator refill the ring now rather than at its next poll (an output took frames)."""
         self._producer.wake.set()
 
-    def _set_backend(self, name: str, fallback: str | None) -> None:
-        self.backend = (name, fallback)
+    def _set_backend(self, name: str, failure: str | None, renderer: str | None) -> None:
+        self.backend = (name, failure, renderer)
 
     def start(self) -> None:
         """Fill the ring to its target, keep it filled from a thread, and start the output."""
@@ -306,8 +309,8 @@ class ProcessFeed:
         self._started = threading.Event()
         self._stopping = False
         self.error: BaseException | None = None
-        self.backend: tuple[str, str | None] | None = None
-        """(backend name, fallback reason) as the generator last reported them."""
+        self.backend: tuple[str, str | None, str | None] | None = None
+        """(backend name, why it failed over, its renderer's fallback) as the generator last reported them."""
 
     def send(self, method: str, args: tuple) -> None:
         """Pass a control call to the child; blocks only if the child stopped reading."""
@@ -385,7 +388,7 @@ class ProcessFeed:
             elif kind == "log":
                 logging.getLogger(msg[2]).log(msg[1], "%s", msg[3])
             elif kind == "backend":
-                self.backend = (msg[1], msg[2])
+                self.backend = (msg[1], msg[2], msg[3])
             elif kind == "started":
                 self._started.set()
             elif kind == "error":

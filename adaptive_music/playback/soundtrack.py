@@ -262,10 +262,12 @@ class Soundtrack:
         heard = self.beats.last
         playback = self.playback
         error = self.feed.error
-        backend, failure = self.feed.backend or (self.model.name, None)
+        # The generator's own model reports; this process's copy stands in until it has.
+        backend, failure, renderer = self.feed.backend or (self.model.name, None,
+                                                           getattr(self.model, "renderer_fallback", None))
         return {
             "backend": backend,
-            "fallback": failure or self._fallback or getattr(self.model, "renderer_fallback", None),
+            "fallback": failure or self._fallback or renderer,
             "renderer": getattr(self.model, "renderer", None),
             "mood": self._mood.text,
             "intensity": self._mood.intensity,

@@ -103,7 +103,7 @@ def main() -> int:
             on_applied=lambda c: send(["applied", c.position, c.method, list(c.args)]),
             on_markers=lambda ms: send(["markers", [dataclasses.asdict(m) for m in ms]]),
             on_transitions=lambda ts: send(["transitions", [encode_transition(t) for t in ts]]),
-            on_backend=lambda name, fallback: send(["backend", name, fallback]))
+            on_backend=lambda name, failure, renderer: send(["backend", name, failure, renderer]))
         producer = Producer(source, ring, setup["target_frames"], setup["limit_frames"])
     except Exception:
         send(["error", traceback.format_exc()])
