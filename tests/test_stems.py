@@ -147,6 +147,15 @@ def test_the_loop_is_its_notes_played_on_and_on():
     assert error_db < -80, error_db
 
 
+def test_every_loop_file_is_in_the_loudness_window(wav_build):
+    # A loop is the full-intensity mix: mastered half way only, a battle's loop was at -13 LUFS.
+    from adaptive_music.audio.measures import integrated_loudness
+
+    for mood in load_manifest(wav_build)["moods"].values():
+        audio, rate = read_audio(wav_build / mood["loop"]["file"])
+        assert abs(integrated_loudness(audio, rate) + 16) <= 2, mood["loop"]["file"]
+
+
 def test_a_quiet_mood_is_mastered_into_the_loudness_window_as_the_live_stream_is():
     from adaptive_music.audio.measures import integrated_loudness
     from adaptive_music.stems.render import PEAK_CEILING, master_gain
